@@ -1,0 +1,22 @@
+# The two commands a new machine needs: `make demo` and `make test`.
+# Both build .venv (Python 3.10 with every extra) first, and reuse it while its inputs are unchanged.
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: demo test venv lint clean-venv
+
+venv:
+	@scripts/ensure-venv.sh
+
+demo: venv
+	$(PY) -m leanspike demo
+
+# --no-skips: in the project's own environment every test, Lava's included, must run.
+test: venv
+	$(PY) -m pytest --no-skips $(PYTEST_ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check .
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,177 @@
+"""A network spec as an ordinary snnTorch model, and back.
+
+``to_snntorch(spec)`` gives a ``SpikingNetwork``: an ``nn.Module`` whose ``layers`` are torch
+Conv2d/Linear/AvgPool2d/Flatten modules and snnTorch neurons, in spec order, with a time-loop
+``forward``. Pruning masks become torch's own pruning reparametrisation
+(``torch.nn.utils.prune``), so snnTorch and torch tools keep working on the model.
+``to_spec(network)`` extracts the spec back, bit for bit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from leanspike import spec as S
+from leanspike.adapters.snntorch.neurons import SpecIntegrator, SpecLeaky
+from leanspike.errors import ConfigError, SpecError
+from torch import nn
+from torch.nn.utils import prune
+
+
+@dataclass
+class SpikingOutput:
+    """What a forward pass gives: logits [B, ...] and, if recorded, spikes [T, B, ...] per layer."""
+
+    logits: torch.Tensor
+    spikes: dict[int, torch.Tensor]
+
+
+class SpikingNetwork(nn.Module):
+    """Feed-forward SNN in spec order; ``forward(x)`` runs ``timesteps`` steps of direct input."""
+
+    def __init__(self, layers: list[nn.Module], input_shape: tuple[int, ...], timesteps: int,
+                 metadata: dict | None = None):
+        super().__init__()
+        self.layers = nn.ModuleList(layers)
+        self.input_shape = tuple(input_shape)
+        self.timesteps = int(timesteps)
+        self.metadata = dict(metadata or {})
+
+    def forward(self, x: torch.Tensor, timesteps: int | None = None) -> torch.Tensor:
+        return self.run(x, timesteps=timesteps, record_spikes=False).logits
+
+    def run(self, x: torch.Tensor, timesteps: int | None = None,
+            record_spikes: bool = True) -> SpikingOutput:
+        """Run T steps; ``x`` is [B, *input_shape] (repeated each step) or [T, B, *input_shape]."""
+        steps = self.timesteps if timesteps is None else int(timesteps)
+        per_step = x.dim() == len(self.input_shape) + 2
+        if tuple(x.shape[2 if per_step else 1:]) != self.input_shape:
+            raise ConfigError(f"input shape {tuple(x.shape)} does not match the network's "
+                              f"input_shape {self.input_shape} (batch first, or time then batch)")
+        if per_step and x.shape[0] != steps:
+            raise ConfigError(f"input has {x.shape[0]} time steps, the network runs {steps}")
+        mems: dict[int, torch.Tensor | None] = {}
+        spikes: dict[int, list[torch.Tensor]] = {}
+        logits = None
+        for t in range(steps):
+            h = x[t] if per_step else x
+            for i, layer in enumerate(self.layers):
+                if isinstance(layer, (SpecLeaky, SpecIntegrator)):
+                    spk, mems[i] = layer(h, mems.get(i))
+                    if isinstance(layer, SpecIntegrator):
+                        logits = mems[i]
+                    else:
+                        if record_spikes:
+                            spikes.setdefault(i, []).append(spk / layer.graded_spikes_factor)
+                        h = spk
+                else:
+                    h = layer(h)
+        if logits is None:
+            raise SpecError("the network has no SpecIntegrator output layer")
+        return SpikingOutput(logits, {i: torch.stack(v) for i, v in spikes.items()})
+
+
+def _weighted_module(layer: S.Linear | S.Conv2d) -> nn.Module:
+    w = layer.weight.detach().clone()
+    has_bias = layer.bias is not None
+    if isinstance(layer, S.Linear):
+        module = nn.Linear(w.shape[1], w.shape[0], bias=has_bias, dtype=w.dtype)
+    else:
+        module = nn.Conv2d(w.shape[1], w.shape[0], tuple(w.shape[2:]), stride=layer.stride,
+                           padding=layer.padding, bias=has_bias, dtype=w.dtype)
+    with torch.no_grad():
+        module.weight.copy_(w)
+        if has_bias:
+            module.bias.copy_(layer.bias)
+    if layer.mask is not None:
+        prune.custom_from_mask(module, "weight", layer.mask.to(w.dtype))
+        module.leanspike_mask_dtype = layer.mask.dtype
+    return module
+
+
+def to_snntorch(spec: S.NetworkSpec, *, spike_grad=None, learn_beta: bool = False,
+                learn_threshold: bool = False) -> SpikingNetwork:
+    """Build the snnTorch model of a spec; ``spike_grad`` is any snnTorch surrogate."""
+    spec.validate()
+    modules: list[nn.Module] = []
+    # the spec's layer i maps to module index positions; a weighted layer is followed by its neuron
+    for layer in spec.layers:
+        if isinstance(layer, S.AvgPool2d):
+            modules.append(nn.AvgPool2d(layer.kernel_size, layer.stride))
+        elif isinstance(layer, S.Flatten):
+            modules.append(nn.Flatten())
+        else:
+            modules.append(_weighted_module(layer))
+            n = layer.neuron
+            if isinstance(n, S.LIF):
+                modules.append(SpecLeaky(n.leak, n.threshold, reset_mechanism=n.reset,
+                                         amplitude=n.amplitude, v_init=n.v_init,
+                                         spike_grad=spike_grad, learn_beta=learn_beta,
+                                         learn_threshold=learn_threshold))
+            else:
+                modules.append(SpecIntegrator(n.leak, v_init=n.v_init, learn_beta=learn_beta))
+    return SpikingNetwork(modules, spec.input_shape, spec.timesteps, spec.metadata)
+
+
+def _scalar_or_tensor(t: torch.Tensor):
+    t = t.detach().cpu()
+    return float(t) if t.dim() == 0 else t.clone()
+
+
+def _pair(v) -> tuple[int, int]:
+    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+
+
+def _spec_layer(module: nn.Module, index: int) -> S.Layer:
+    if isinstance(module, (nn.Linear, nn.Conv2d)):
+        if hasattr(module, "weight_orig"):
+            weight = module.weight_orig.detach().cpu().clone()
+            mask = module.weight_mask.detach().cpu().to(
+                getattr(module, "leanspike_mask_dtype", weight.dtype))
+        else:
+            weight, mask = module.weight.detach().cpu().clone(), None
+        bias = None if module.bias is None else module.bias.detach().cpu().clone()
+        if isinstance(module, nn.Linear):
+            return S.Linear(weight, bias, mask)
+        if module.groups != 1 or module.dilation != (1, 1) or isinstance(module.padding, str):
+            raise SpecError(f"layers[{index}] ({module}): only groups=1, dilation=1 and numeric "
+                            f"padding are supported")
+        return S.Conv2d(weight, bias, mask, stride=tuple(module.stride),
+                        padding=tuple(module.padding))
+    if isinstance(module, nn.AvgPool2d):
+        if module.padding not in (0, (0, 0)) or module.ceil_mode:
+            raise SpecError(f"layers[{index}] ({module}): padded or ceil-mode pooling is not "
+                            f"supported")
+        k = module.kernel_size
+        s = module.stride if module.stride is not None else k
+        return S.AvgPool2d(_pair(k), _pair(s))
+    if isinstance(module, nn.Flatten):
+        return S.Flatten()
+    raise SpecError(f"layers[{index}]: {type(module).__name__} has no network-spec equivalent "
+                    f"(supported: Linear, Conv2d, AvgPool2d, Flatten, SpecLeaky, SpecIntegrator)")
+
+
+def to_spec(network: SpikingNetwork) -> S.NetworkSpec:
+    """Extract the network spec (weights, masks, neuron parameters) from a SpikingNetwork."""
+    layers: list[S.Layer] = []
+    for i, module in enumerate(network.layers):
+        if isinstance(module, (SpecLeaky, SpecIntegrator)):
+            if not layers or not isinstance(layers[-1], S.WEIGHTED) \
+                    or layers[-1].neuron is not None:
+                raise SpecError(f"layers[{i}] ({type(module).__name__}): a neuron must directly "
+                                f"follow a Linear or Conv2d layer")
+            if isinstance(module, SpecLeaky):
+                layers[-1].neuron = S.LIF(
+                    threshold=_scalar_or_tensor(module.threshold),
+                    leak=float(module.beta.clamp(0, 1)),
+                    reset=module.reset_mechanism,
+                    amplitude=float(module.graded_spikes_factor),
+                    v_init=_scalar_or_tensor(module.v_init))
+            else:
+                layers[-1].neuron = S.Integrator(leak=float(module.beta.clamp(0, 1)),
+                                                 v_init=_scalar_or_tensor(module.v_init))
+        else:
+            layers.append(_spec_layer(module, i))
+    return S.NetworkSpec(network.input_shape, layers, network.timesteps,
+                         metadata=dict(network.metadata)).validate()

@@ -1,0 +1,75 @@
+"""snnTorch neurons that realise the network spec's dynamics exactly.
+
+snnTorch's ``snn.Leaky`` by default applies a subtractive reset one step late
+(``reset_delay=True``) and, with ``reset_delay=False``, subtracts again before firing when the
+previous membrane potential was still above threshold. The spec (``leanspike.spec``) fires on
+``u > threshold`` and resets on the same step, starting from ``v_init``. These subclasses keep
+everything users know from ``snn.Leaky`` (``beta``, ``threshold``, ``spike_grad``,
+``graded_spikes_factor``, ``learn_beta``/``learn_threshold``, ``reset_mem``) and change only the
+state update. State is explicit: ``forward(input_, mem) -> (spk, mem)``.
+"""
+
+from __future__ import annotations
+
+import snntorch as snn
+import torch
+
+
+def _tensor(value) -> torch.Tensor:
+    if isinstance(value, torch.Tensor):
+        return value.detach().clone().to(torch.float32)
+    return torch.tensor(float(value))
+
+
+class SpecLeaky(snn.Leaky):
+    """A LIF layer of the spec: u = beta*u + I; s = u > threshold; reset on the same step.
+
+    The reset signal is detached from the graph, as in snnTorch, so BPTT gradients flow through
+    the membrane and the surrogate only; the threshold still learns through the reset term.
+    """
+
+    def __init__(self, beta: float = 1.0, threshold=1.0, *, reset_mechanism: str = "subtract",
+                 amplitude: float = 1.0, v_init=0.0, spike_grad=None, learn_beta: bool = False,
+                 learn_threshold: bool = False):
+        if reset_mechanism not in ("subtract", "zero"):
+            raise ValueError(f"reset_mechanism must be 'subtract' or 'zero', "
+                             f"got {reset_mechanism!r}")
+        super().__init__(beta=_tensor(beta), threshold=_tensor(threshold), spike_grad=spike_grad,
+                         learn_beta=learn_beta, learn_threshold=learn_threshold,
+                         reset_mechanism=reset_mechanism, graded_spikes_factor=float(amplitude),
+                         reset_delay=False)
+        self.register_buffer("v_init", _tensor(v_init))
+
+    def init_mem(self, like: torch.Tensor) -> torch.Tensor:
+        """The membrane potential before the first step: v_init, broadcast to the layer."""
+        return torch.zeros_like(like) + self.v_init.to(like)
+
+    def forward(self, input_: torch.Tensor, mem: torch.Tensor | None = None):
+        if mem is None:
+            mem = self.init_mem(input_)
+        mem = self.beta.clamp(0, 1) * mem + input_
+        spk = self.fire(mem)  # spike_grad(mem - threshold) * graded_spikes_factor
+        fired = (mem > self.threshold).to(mem.dtype).detach()
+        if self.reset_mechanism == "subtract":
+            mem = mem - fired * self.threshold
+        else:
+            mem = mem * (1.0 - fired)
+        return spk, mem
+
+
+class SpecIntegrator(snn.Leaky):
+    """The spec's output layer: u = beta*u + I, never fires; u after T steps is the logit."""
+
+    def __init__(self, beta: float = 1.0, *, v_init=0.0, learn_beta: bool = False):
+        super().__init__(beta=_tensor(beta), threshold=1.0, learn_beta=learn_beta,
+                         reset_mechanism="none")
+        self.register_buffer("v_init", _tensor(v_init))
+
+    def init_mem(self, like: torch.Tensor) -> torch.Tensor:
+        return torch.zeros_like(like) + self.v_init.to(like)
+
+    def forward(self, input_: torch.Tensor, mem: torch.Tensor | None = None):
+        if mem is None:
+            mem = self.init_mem(input_)
+        mem = self.beta.clamp(0, 1) * mem + input_
+        return torch.zeros_like(mem), mem

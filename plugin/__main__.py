@@ -1,0 +1,5 @@
+import sys
+
+from leanspike.cli import main
+
+sys.exit(main())

@@ -1,0 +1,610 @@
+"""The network spec: the one description of a feed-forward SNN that training and deployment share.
+
+A spec is framework-neutral: torch tensors and plain numbers, no snnTorch, no Lava. Each adapter
+realises exactly the dynamics defined here (see ``leanspike.reference`` for the executable
+definition), so neither snnTorch's nor Lava's defaults are the definition.
+
+Discrete-time semantics, for t = 1..T, with the input presented directly at every step:
+
+    I[t] = W_eff * x[t] + b                  (W_eff = weight * mask; conv or dense)
+    u[t] = leak * u[t-1] + I[t]               (u[0] = v_init)
+    s[t] = u[t] > threshold                   (LIF layers only; strict, as Lava and snnTorch)
+    u[t] = u[t] - threshold * s[t]            (reset "subtract")   or   u[t] * (1 - s[t])  ("zero")
+    x'[t] = amplitude * s[t]                  (what the next layer receives)
+
+The last weighted layer is an ``Integrator``: it never spikes and its membrane potential after
+T steps is the network's output (the logits). Pooling and flatten act on each step's spikes.
+
+On disk a spec is a folder: ``spec.json`` (structure, scalars, format version, the sha256 of the
+weights) and ``weights.safetensors`` (every tensor, bit for bit).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import math
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Union
+
+import torch
+from leanspike.atomic import atomic_write
+from leanspike.errors import SpecError, SpecFileError
+
+FORMAT_NAME = "leanspike.spec"
+FORMAT_VERSION = 1
+SPEC_FILE = "spec.json"
+WEIGHTS_FILE = "weights.safetensors"
+RESET_MODES = ("subtract", "zero")
+ENCODINGS = ("direct",)
+
+Scalar = Union[float, torch.Tensor]
+
+
+@dataclass(eq=False)
+class LIF:
+    """A spiking neuron population after a weighted layer (IF when leak == 1)."""
+
+    threshold: Scalar = 1.0
+    leak: float = 1.0
+    reset: str = "subtract"
+    amplitude: float = 1.0
+    v_init: Scalar = 0.0
+
+
+@dataclass(eq=False)
+class Integrator:
+    """The output population: integrates its input and never spikes; u[T] is the logit."""
+
+    leak: float = 1.0
+    v_init: Scalar = 0.0
+
+
+Neuron = Union[LIF, Integrator]
+
+
+@dataclass(eq=False)
+class Linear:
+    weight: torch.Tensor  # [out_features, in_features]
+    bias: torch.Tensor | None = None
+    mask: torch.Tensor | None = None  # 0/1, same shape as weight
+    neuron: Neuron | None = None
+
+
+@dataclass(eq=False)
+class Conv2d:
+    weight: torch.Tensor  # [out_channels, in_channels, kernel_h, kernel_w]
+    bias: torch.Tensor | None = None
+    mask: torch.Tensor | None = None
+    neuron: Neuron | None = None
+    stride: tuple[int, int] = (1, 1)
+    padding: tuple[int, int] = (0, 0)
+
+
+@dataclass(eq=False)
+class AvgPool2d:
+    kernel_size: tuple[int, int] = (2, 2)
+    stride: tuple[int, int] = (2, 2)
+
+
+@dataclass(eq=False)
+class Flatten:
+    """Flattens (C, H, W) to C*H*W in row-major (torch) order."""
+
+
+Layer = Union[Linear, Conv2d, AvgPool2d, Flatten]
+WEIGHTED = (Linear, Conv2d)
+LAYER_TYPES: dict[str, type] = {
+    cls.__name__: cls for cls in (Linear, Conv2d, AvgPool2d, Flatten)
+}
+NEURON_TYPES: dict[str, type] = {cls.__name__: cls for cls in (LIF, Integrator)}
+
+
+@dataclass(eq=False)
+class NetworkSpec:
+    """A feed-forward SNN: layers in order, the input shape (C, H, W) or (F,), time steps T."""
+
+    input_shape: tuple[int, ...]
+    layers: list[Layer]
+    timesteps: int
+    encoding: str = "direct"
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self) -> NetworkSpec:
+        """Raise SpecError naming the layer and field if anything is inconsistent."""
+        validate(self)
+        return self
+
+    def layer_shapes(self) -> list[tuple[int, ...]]:
+        """Output shape of every layer (without batch), checking that the shapes chain."""
+        return _infer_shapes(self)
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        return self.layer_shapes()[-1]
+
+    def weighted_layers(self) -> Iterator[tuple[int, Linear | Conv2d]]:
+        return ((i, layer) for i, layer in enumerate(self.layers) if isinstance(layer, WEIGHTED))
+
+    def save(self, directory: str | os.PathLike) -> Path:
+        return save_spec(self, directory)
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike) -> NetworkSpec:
+        return load_spec(directory)
+
+    def identical(self, other: NetworkSpec) -> bool:
+        """Bit-for-bit equality: structure, scalars, tensor dtypes, shapes and bytes."""
+        a_json, a_tensors = _to_document(self)
+        b_json, b_tensors = _to_document(other)
+        if a_json != b_json or a_tensors.keys() != b_tensors.keys():
+            return False
+        return all(_bitwise_equal(a_tensors[k], b_tensors[k]) for k in a_tensors)
+
+    def copy(self) -> NetworkSpec:
+        return copy.deepcopy(self)
+
+
+# ---------------------------------------------------------------------------------------------
+# validation
+
+
+def _where(index: int | None, layer: Any = None, field_name: str | None = None) -> str:
+    if index is None:
+        return f"spec.{field_name}" if field_name else "spec"
+    place = f"layers[{index}] ({type(layer).__name__})"
+    return f"{place}.{field_name}" if field_name else place
+
+
+def _check_tensor(t: Any, where: str, *, ndim: int | None = None) -> torch.Tensor:
+    if not isinstance(t, torch.Tensor):
+        raise SpecError(f"{where}: expected a tensor, got {type(t).__name__}")
+    if ndim is not None and t.dim() != ndim:
+        raise SpecError(f"{where}: expected {ndim} dimensions, got shape {tuple(t.shape)}")
+    if t.is_floating_point():
+        if not bool(torch.isfinite(t).all()):
+            bad = int((~torch.isfinite(t)).sum())
+            raise SpecError(f"{where}: {bad} non-finite value(s) (NaN or inf)")
+    elif t.dtype not in (torch.bool, torch.uint8, torch.int8, torch.int16, torch.int32,
+                         torch.int64):
+        raise SpecError(f"{where}: unsupported dtype {t.dtype}")
+    return t
+
+
+def _check_scalar_or_tensor(value: Any, where: str, out_shape: tuple[int, ...]) -> None:
+    if isinstance(value, torch.Tensor):
+        _check_tensor(value, where)
+        if not value.is_floating_point():
+            raise SpecError(f"{where}: expected a floating-point tensor, got {value.dtype}")
+        try:
+            ok = torch.broadcast_shapes(tuple(value.shape), out_shape) == out_shape
+        except RuntimeError:
+            ok = False
+        if not ok:
+            raise SpecError(
+                f"{where}: shape {tuple(value.shape)} does not broadcast to the layer's "
+                f"output shape {out_shape}"
+            )
+    elif isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SpecError(f"{where}: expected a number or a tensor, got {type(value).__name__}")
+    elif not math.isfinite(value):
+        raise SpecError(f"{where}: not finite ({value})")
+
+
+def _check_number(value: Any, where: str, lo: float | None = None, hi: float | None = None,
+                  lo_open: bool = False) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SpecError(f"{where}: expected a number, got {type(value).__name__}")
+    if not math.isfinite(value):
+        raise SpecError(f"{where}: not finite ({value})")
+    if lo is not None and (value <= lo if lo_open else value < lo):
+        raise SpecError(f"{where}: must be {'>' if lo_open else '>='} {lo}, got {value}")
+    if hi is not None and value > hi:
+        raise SpecError(f"{where}: must be <= {hi}, got {value}")
+
+
+def _check_pair(value: Any, where: str, minimum: int) -> None:
+    if (not isinstance(value, tuple) or len(value) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
+        raise SpecError(f"{where}: expected a pair of integers, got {value!r}")
+    if min(value) < minimum:
+        raise SpecError(f"{where}: values must be >= {minimum}, got {value}")
+
+
+def _check_neuron(i: int, layer: Layer, out_shape: tuple[int, ...], is_last: bool) -> None:
+    neuron = layer.neuron
+    where = _where(i, layer, "neuron")
+    if is_last and not isinstance(neuron, Integrator):
+        raise SpecError(
+            f"{where}: the last weighted layer must have an Integrator neuron (its membrane "
+            f"potential is the output), got {type(neuron).__name__}"
+        )
+    if not is_last and not isinstance(neuron, LIF):
+        raise SpecError(
+            f"{where}: every weighted layer but the last must have a LIF neuron, "
+            f"got {type(neuron).__name__}"
+        )
+    _check_number(neuron.leak, f"{where}.leak", 0.0, 1.0)
+    _check_scalar_or_tensor(neuron.v_init, f"{where}.v_init", out_shape)
+    if isinstance(neuron, LIF):
+        _check_scalar_or_tensor(neuron.threshold, f"{where}.threshold", out_shape)
+        th = neuron.threshold
+        th_min = float(th.min()) if isinstance(th, torch.Tensor) else th
+        if th_min <= 0:
+            raise SpecError(f"{where}.threshold: must be > 0, got minimum {th_min}")
+        if neuron.reset not in RESET_MODES:
+            raise SpecError(f"{where}.reset: must be one of {RESET_MODES}, got {neuron.reset!r}")
+        _check_number(neuron.amplitude, f"{where}.amplitude", 0.0, lo_open=True)
+
+
+def _infer_shapes(spec: NetworkSpec) -> list[tuple[int, ...]]:
+    shape = tuple(spec.input_shape)
+    shapes = []
+    for i, layer in enumerate(spec.layers):
+        where = _where(i, layer)
+        if isinstance(layer, Linear):
+            w = _check_tensor(layer.weight, f"{where}.weight", ndim=2)
+            if len(shape) != 1:
+                raise SpecError(f"{where}: needs a flat input, got shape {shape} (add a Flatten)")
+            if w.shape[1] != shape[0]:
+                raise SpecError(
+                    f"{where}.weight: shape {tuple(w.shape)} expects {w.shape[1]} inputs, "
+                    f"but the previous layer gives {shape[0]}"
+                )
+            shape = (w.shape[0],)
+        elif isinstance(layer, Conv2d):
+            w = _check_tensor(layer.weight, f"{where}.weight", ndim=4)
+            _check_pair(layer.stride, f"{where}.stride", 1)
+            _check_pair(layer.padding, f"{where}.padding", 0)
+            if len(shape) != 3:
+                raise SpecError(f"{where}: needs a (C, H, W) input, got shape {shape}")
+            if w.shape[1] != shape[0]:
+                raise SpecError(
+                    f"{where}.weight: shape {tuple(w.shape)} expects {w.shape[1]} input "
+                    f"channels, but the previous layer gives {shape[0]}"
+                )
+            h, wd = (
+                (shape[d + 1] + 2 * layer.padding[d] - w.shape[d + 2]) // layer.stride[d] + 1
+                for d in (0, 1)
+            )
+            if h < 1 or wd < 1:
+                raise SpecError(f"{where}.weight: kernel {tuple(w.shape[2:])} larger than the "
+                                f"padded input {shape[1:]}")
+            shape = (w.shape[0], h, wd)
+        elif isinstance(layer, AvgPool2d):
+            _check_pair(layer.kernel_size, f"{where}.kernel_size", 1)
+            _check_pair(layer.stride, f"{where}.stride", 1)
+            if len(shape) != 3:
+                raise SpecError(f"{where}: needs a (C, H, W) input, got shape {shape}")
+            h, wd = ((shape[d + 1] - layer.kernel_size[d]) // layer.stride[d] + 1 for d in (0, 1))
+            if h < 1 or wd < 1:
+                raise SpecError(f"{where}.kernel_size: {layer.kernel_size} larger than the "
+                                f"input {shape[1:]}")
+            shape = (shape[0], h, wd)
+        elif isinstance(layer, Flatten):
+            if len(shape) != 3:
+                raise SpecError(f"{where}: needs a (C, H, W) input, got shape {shape}")
+            shape = (math.prod(shape),)
+        else:
+            raise SpecError(
+                f"{where}: unknown layer type; known: {', '.join(LAYER_TYPES)}"
+            )
+        shapes.append(shape)
+    return shapes
+
+
+def validate(spec: NetworkSpec) -> None:
+    """Check everything a consumer relies on; the first problem found is raised as SpecError."""
+    if not isinstance(spec, NetworkSpec):
+        raise SpecError(f"expected a NetworkSpec, got {type(spec).__name__}")
+    ts = spec.timesteps
+    if isinstance(ts, bool) or not isinstance(ts, int) or ts < 1:
+        raise SpecError(f"spec.timesteps: must be an integer >= 1, got {ts!r}")
+    if spec.encoding not in ENCODINGS:
+        raise SpecError(f"spec.encoding: must be one of {ENCODINGS}, got {spec.encoding!r}")
+    shape = spec.input_shape
+    if (not isinstance(shape, tuple) or len(shape) not in (1, 3)
+            or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape)):
+        raise SpecError(f"spec.input_shape: expected (C, H, W) or (F,) of positive integers, "
+                        f"got {shape!r}")
+    if not isinstance(spec.metadata, dict):
+        raise SpecError(f"spec.metadata: expected a dict, got {type(spec.metadata).__name__}")
+    if not spec.layers:
+        raise SpecError("spec.layers: a network needs at least one layer")
+    shapes = _infer_shapes(spec)
+    weighted = [i for i, _ in spec.weighted_layers()]
+    if not weighted:
+        raise SpecError("spec.layers: a network needs at least one Linear or Conv2d layer")
+    if weighted[-1] != len(spec.layers) - 1:
+        last = spec.layers[-1]
+        raise SpecError(f"{_where(len(spec.layers) - 1, last)}: the network must end with its "
+                        f"output layer (a Linear or Conv2d with an Integrator neuron)")
+    for i, layer in spec.weighted_layers():
+        out = shapes[i]
+        n_out = layer.weight.shape[0]
+        if layer.bias is not None:
+            b = _check_tensor(layer.bias, f"{_where(i, layer)}.bias", ndim=1)
+            if b.shape[0] != n_out or not b.is_floating_point():
+                raise SpecError(f"{_where(i, layer)}.bias: expected a float tensor of shape "
+                                f"({n_out},), got {b.dtype} {tuple(b.shape)}")
+        if layer.mask is not None:
+            m = _check_tensor(layer.mask, f"{_where(i, layer)}.mask")
+            if m.shape != layer.weight.shape:
+                raise SpecError(f"{_where(i, layer)}.mask: shape {tuple(m.shape)} differs from "
+                                f"weight shape {tuple(layer.weight.shape)}")
+            if not bool(((m == 0) | (m == 1)).all()):
+                raise SpecError(f"{_where(i, layer)}.mask: values must be 0 or 1")
+        if not layer.weight.is_floating_point():
+            raise SpecError(f"{_where(i, layer)}.weight: expected floating point, "
+                            f"got {layer.weight.dtype}")
+        _check_neuron(i, layer, out, i == weighted[-1])
+    for i, layer in enumerate(spec.layers):
+        if not isinstance(layer, WEIGHTED) and getattr(layer, "neuron", None) is not None:
+            raise SpecError(f"{_where(i, layer)}: only Linear and Conv2d layers carry neurons")
+
+
+# ---------------------------------------------------------------------------------------------
+# (de)serialisation: one document of JSON plus a flat dict of named tensors
+
+
+def _bitwise_equal(a: torch.Tensor, b: torch.Tensor) -> bool:
+    if a.dtype != b.dtype or a.shape != b.shape:
+        return False
+    a, b = a.detach().cpu().contiguous(), b.detach().cpu().contiguous()
+    return a.view(torch.uint8).equal(b.view(torch.uint8)) if a.numel() else True
+
+
+def _to_document(spec: NetworkSpec) -> tuple[dict, dict[str, torch.Tensor]]:
+    tensors: dict[str, torch.Tensor] = {}
+
+    def put(value: Any, key: str) -> Any:
+        if isinstance(value, torch.Tensor):
+            tensors[key] = value.detach().cpu().contiguous()
+            return {"tensor": key}
+        return value
+
+    layers = []
+    for i, layer in enumerate(spec.layers):
+        entry: dict[str, Any] = {"type": type(layer).__name__}
+        if isinstance(layer, WEIGHTED):
+            for name in ("weight", "bias", "mask"):
+                entry[name] = put(getattr(layer, name), f"layers.{i}.{name}")
+            if isinstance(layer, Conv2d):
+                entry["stride"] = list(layer.stride)
+                entry["padding"] = list(layer.padding)
+            n = layer.neuron
+            if n is None:
+                entry["neuron"] = None
+            else:
+                entry["neuron"] = {"type": type(n).__name__}
+                for fname in n.__dataclass_fields__:
+                    entry["neuron"][fname] = put(getattr(n, fname), f"layers.{i}.neuron.{fname}")
+        elif isinstance(layer, AvgPool2d):
+            entry["kernel_size"] = list(layer.kernel_size)
+            entry["stride"] = list(layer.stride)
+        layers.append(entry)
+    doc = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "timesteps": spec.timesteps,
+        "encoding": spec.encoding,
+        "input_shape": list(spec.input_shape),
+        "metadata": spec.metadata,
+        "layers": layers,
+    }
+    return doc, tensors
+
+
+class _Reader:
+    """Turns a parsed document back into a spec; every complaint names its place."""
+
+    def __init__(self, tensors: dict[str, torch.Tensor], source: str):
+        self.tensors = tensors
+        self.used: set[str] = set()
+        self.source = source
+
+    def fail(self, where: str, msg: str) -> SpecFileError:
+        return SpecFileError(f"{self.source}: {where}: {msg}")
+
+    def field(self, obj: dict, name: str, where: str, *, default: Any = ...) -> Any:
+        if name not in obj:
+            if default is ...:
+                raise self.fail(where, f"missing field {name!r}")
+            return default
+        return obj[name]
+
+    def value(self, raw: Any, where: str, *, allow_none: bool = False) -> Any:
+        if raw is None and allow_none:
+            return None
+        if isinstance(raw, dict):
+            key = raw.get("tensor")
+            if set(raw) != {"tensor"} or not isinstance(key, str):
+                raise self.fail(where, f"expected a number or {{'tensor': KEY}}, got {raw!r}")
+            if key not in self.tensors:
+                raise self.fail(where, f"tensor {key!r} is not in {WEIGHTS_FILE}")
+            self.used.add(key)
+            return self.tensors[key]
+        if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+            raise self.fail(where, f"expected a number or a tensor reference, got {raw!r}")
+        return float(raw)
+
+    def pair(self, raw: Any, where: str) -> tuple[int, int]:
+        if (not isinstance(raw, list) or len(raw) != 2
+                or not all(isinstance(v, int) and not isinstance(v, bool) for v in raw)):
+            raise self.fail(where, f"expected a list of two integers, got {raw!r}")
+        return (raw[0], raw[1])
+
+    def neuron(self, raw: Any, where: str) -> Neuron | None:
+        if raw is None:
+            return None
+        if not isinstance(raw, dict):
+            raise self.fail(where, f"expected an object, got {type(raw).__name__}")
+        kind = raw.get("type")
+        cls = NEURON_TYPES.get(kind)
+        if cls is None:
+            raise self.fail(f"{where}.type", f"unknown neuron type {kind!r}; known: "
+                            f"{', '.join(NEURON_TYPES)}")
+        fields = cls.__dataclass_fields__
+        unknown = set(raw) - set(fields) - {"type"}
+        if unknown:
+            raise self.fail(where, f"unknown field(s) {sorted(unknown)}")
+        kwargs = {}
+        for fname in fields:
+            v = self.field(raw, fname, where)
+            if fname == "reset":
+                if not isinstance(v, str):
+                    raise self.fail(f"{where}.reset", f"expected a string, got {v!r}")
+                kwargs[fname] = v
+            else:
+                kwargs[fname] = self.value(v, f"{where}.{fname}")
+                if fname in ("leak", "amplitude") and isinstance(kwargs[fname], torch.Tensor):
+                    raise self.fail(f"{where}.{fname}", "must be a number, not a tensor")
+        return cls(**kwargs)
+
+    def layer(self, i: int, raw: Any) -> Layer:
+        where = f"layers[{i}]"
+        if not isinstance(raw, dict):
+            raise self.fail(where, f"expected an object, got {type(raw).__name__}")
+        kind = raw.get("type")
+        cls = LAYER_TYPES.get(kind)
+        if cls is None:
+            raise self.fail(f"{where}.type", f"unknown layer type {kind!r}; known: "
+                            f"{', '.join(LAYER_TYPES)}")
+        where = f"layers[{i}] ({kind})"
+        if cls in WEIGHTED:
+            weight = self.value(self.field(raw, "weight", where), f"{where}.weight")
+            if not isinstance(weight, torch.Tensor):
+                raise self.fail(f"{where}.weight", "must be a tensor reference")
+            kwargs: dict[str, Any] = {
+                "weight": weight,
+                "bias": self.value(raw.get("bias"), f"{where}.bias", allow_none=True),
+                "mask": self.value(raw.get("mask"), f"{where}.mask", allow_none=True),
+                "neuron": self.neuron(raw.get("neuron"), f"{where}.neuron"),
+            }
+            if cls is Conv2d:
+                kwargs["stride"] = self.pair(self.field(raw, "stride", where), f"{where}.stride")
+                kwargs["padding"] = self.pair(self.field(raw, "padding", where),
+                                              f"{where}.padding")
+            return cls(**kwargs)
+        if cls is AvgPool2d:
+            return AvgPool2d(
+                kernel_size=self.pair(self.field(raw, "kernel_size", where),
+                                      f"{where}.kernel_size"),
+                stride=self.pair(self.field(raw, "stride", where), f"{where}.stride"),
+            )
+        return Flatten()
+
+    def spec(self, doc: Any) -> NetworkSpec:
+        if not isinstance(doc, dict):
+            raise self.fail("document", f"expected a JSON object, got {type(doc).__name__}")
+        if doc.get("format") != FORMAT_NAME:
+            raise self.fail("format", f"not a leanspike spec (format {doc.get('format')!r})")
+        version = doc.get("format_version")
+        if isinstance(version, bool) or not isinstance(version, int):
+            raise self.fail("format_version", f"expected an integer, got {version!r}")
+        if version > FORMAT_VERSION:
+            raise self.fail("format_version", f"version {version} was written by a newer "
+                            f"leanspike; this one reads up to {FORMAT_VERSION}: upgrade leanspike")
+        if version < 1:
+            raise self.fail("format_version", f"invalid version {version}")
+        layers_raw = self.field(doc, "layers", "spec")
+        if not isinstance(layers_raw, list):
+            raise self.fail("layers", "expected a list")
+        shape = self.field(doc, "input_shape", "spec")
+        if not isinstance(shape, list) or not all(isinstance(d, int) for d in shape):
+            raise self.fail("input_shape", f"expected a list of integers, got {shape!r}")
+        metadata = doc.get("metadata", {})
+        spec = NetworkSpec(
+            input_shape=tuple(shape),
+            layers=[self.layer(i, raw) for i, raw in enumerate(layers_raw)],
+            timesteps=self.field(doc, "timesteps", "spec"),
+            encoding=self.field(doc, "encoding", "spec"),
+            metadata=metadata,
+        )
+        unused = set(self.tensors) - self.used
+        if unused:
+            raise self.fail(WEIGHTS_FILE, f"tensors not referenced by the spec: {sorted(unused)}")
+        return spec
+
+
+def spec_to_bytes(spec: NetworkSpec) -> tuple[bytes, bytes]:
+    """The two files' contents: (spec.json, weights.safetensors). Validates first."""
+    from safetensors.torch import save
+
+    validate(spec)
+    doc, tensors = _to_document(spec)
+    weights = save(tensors)
+    doc["weights_sha256"] = hashlib.sha256(weights).hexdigest()
+    try:
+        text = json.dumps(doc, indent=2, allow_nan=False) + "\n"
+    except (TypeError, ValueError) as exc:
+        raise SpecError(f"spec.metadata: not JSON-serialisable ({exc})") from exc
+    return text.encode(), weights
+
+
+def spec_from_bytes(spec_json: bytes, weights: bytes, source: str = "<bytes>") -> NetworkSpec:
+    """Parse and validate; raises SpecFileError naming the source and the field at fault."""
+    from safetensors.torch import load
+
+    def reject_constant(name: str) -> None:
+        raise ValueError(f"non-finite number {name} in JSON")
+
+    try:
+        doc = json.loads(spec_json.decode("utf-8"), parse_constant=reject_constant)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise SpecFileError(f"{source}/{SPEC_FILE}: not valid JSON ({exc}); the file is "
+                            f"truncated or corrupt") from exc
+    if isinstance(doc, dict) and "weights_sha256" in doc:
+        actual = hashlib.sha256(weights).hexdigest()
+        if doc["weights_sha256"] != actual:
+            raise SpecFileError(f"{source}/{WEIGHTS_FILE}: sha256 {actual[:12]}... does not match "
+                                f"{doc['weights_sha256']!r:.20} recorded in {SPEC_FILE}; the "
+                                f"weights are corrupt or were replaced")
+    elif isinstance(doc, dict):
+        raise SpecFileError(f"{source}/{SPEC_FILE}: missing field 'weights_sha256'")
+    try:
+        tensors = load(weights)
+    except Exception as exc:  # safetensors raises several types for a damaged file
+        raise SpecFileError(f"{source}/{WEIGHTS_FILE}: unreadable safetensors ({exc})") from exc
+    spec = _Reader(tensors, f"{source}/{SPEC_FILE}").spec(doc)
+    try:
+        validate(spec)
+    except SpecFileError:
+        raise
+    except SpecError as exc:
+        raise SpecFileError(f"{source}/{SPEC_FILE}: {exc}") from exc
+    return spec
+
+
+def save_spec(spec: NetworkSpec, directory: str | os.PathLike) -> Path:
+    """Write spec.json and weights.safetensors into ``directory``.
+
+    Both files are produced in memory and validated before anything touches the disk, then each
+    is written to a temporary name, fsynced and renamed, weights first: no file is ever seen
+    half-written, and a crash between the two renames is caught on load by the sha256 check.
+    """
+    directory = Path(directory)
+    spec_json, weights = spec_to_bytes(spec)
+    directory.mkdir(parents=True, exist_ok=True)
+    atomic_write(directory / WEIGHTS_FILE, weights)
+    atomic_write(directory / SPEC_FILE, spec_json)
+    return directory
+
+
+def load_spec(directory: str | os.PathLike) -> NetworkSpec:
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise SpecFileError(f"{directory}: no such spec folder (expected {SPEC_FILE} and "
+                            f"{WEIGHTS_FILE} inside)")
+    files = {}
+    for name in (SPEC_FILE, WEIGHTS_FILE):
+        path = directory / name
+        if not path.is_file():
+            raise SpecFileError(f"{path}: missing; a spec folder holds {SPEC_FILE} and "
+                                f"{WEIGHTS_FILE}")
+        files[name] = path.read_bytes()
+    return spec_from_bytes(files[SPEC_FILE], files[WEIGHTS_FILE], source=str(directory))

@@ -1,0 +1,92 @@
+"""Shared fixtures, and the --no-skips rule: in the project's own environment every test runs."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from leanspike import spec as S
+
+
+def pytest_addoption(parser):
+    parser.addoption("--no-skips", action="store_true",
+                     help="fail the run if any test is skipped (make test uses it: the project's "
+                          "environment has every extra, so nothing may be skipped)")
+
+
+def pytest_runtest_setup(item):
+    if item.get_closest_marker("lava"):
+        try:
+            import leanspike.adapters.lava  # noqa: F401
+        except ImportError as exc:
+            pytest.skip(f"Lava not available: {exc}")
+
+
+def pytest_runtest_logreport(report):
+    if report.skipped:
+        _SKIPPED.append(report.nodeid)
+
+
+_SKIPPED: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if config.getoption("--no-skips") and _SKIPPED:
+        terminalreporter.write_line(
+            f"--no-skips: {len(_SKIPPED)} test(s) were skipped, which this environment does not "
+            f"allow (is the 'lava' extra installed on Python 3.10?):", red=True)
+        for nodeid in _SKIPPED:
+            terminalreporter.write_line(f"  {nodeid}", red=True)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if session.config.getoption("--no-skips") and _SKIPPED and session.exitstatus == 0:
+        session.exitstatus = 1
+
+
+def _lif(out_shape, generator, per_neuron: bool, reset: str = "subtract"):
+    if per_neuron:
+        threshold = torch.rand(out_shape, generator=generator) + 0.5
+        v_init = torch.rand(out_shape, generator=generator) * 0.5
+    else:
+        threshold, v_init = 0.75, 0.25
+    return S.LIF(threshold=threshold, leak=0.875, reset=reset, amplitude=1.0, v_init=v_init)
+
+
+@pytest.fixture
+def make_conv_spec():
+    """A small conv spec: Conv-LIF, AvgPool, Conv-LIF (asymmetric kernel, masked), Flatten,
+    Linear-LIF, Linear-Integrator. Options vary neuron parameters."""
+
+    def make(seed: int = 0, per_neuron: bool = False, reset: str = "subtract", timesteps: int = 3,
+             scale: float = 1.0) -> S.NetworkSpec:
+        g = torch.Generator().manual_seed(seed)
+        w = lambda *shape: (torch.randn(*shape, generator=g) * scale)  # noqa: E731
+        mask = (torch.rand(6, 4, 3, 2, generator=g) > 0.3).to(torch.float32)
+        layers = [
+            S.Conv2d(w(4, 1, 3, 3), w(4) * 0.1, None, _lif((4, 8, 8), g, per_neuron, reset),
+                     stride=(1, 1), padding=(1, 1)),
+            S.AvgPool2d((2, 2), (2, 2)),
+            S.Conv2d(w(6, 4, 3, 2) * 0.5, None, mask, _lif((6, 4, 3), g, per_neuron, reset),
+                     stride=(1, 1), padding=(1, 0)),
+            S.Flatten(),
+            S.Linear(w(16, 72) * 0.3, w(16) * 0.1, None, _lif((16,), g, per_neuron, reset)),
+            S.Linear(w(10, 16) * 0.3, w(10) * 0.1, None, S.Integrator(leak=1.0, v_init=0.0)),
+        ]
+        return S.NetworkSpec((1, 8, 8), layers, timesteps, metadata={"made_by": "test"})
+
+    return make
+
+
+@pytest.fixture
+def make_mlp_spec():
+    def make(seed: int = 0, timesteps: int = 2, sizes=(12, 20, 5)) -> S.NetworkSpec:
+        g = torch.Generator().manual_seed(seed)
+        layers = []
+        for k, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+            last = k == len(sizes) - 2
+            neuron = S.Integrator() if last else S.LIF(threshold=1.0)
+            layers.append(S.Linear(torch.randn(b, a, generator=g), torch.randn(b, generator=g),
+                                   None, neuron))
+        return S.NetworkSpec((sizes[0],), layers, timesteps)
+
+    return make
