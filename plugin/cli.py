@@ -68,7 +68,7 @@ def cmd_data_info(args: argparse.Namespace) -> int:
 
 def cmd_train_ann(args: argparse.Namespace) -> int:
     from leanspike.data import load_dataset
-    from leanspike.training import TrainConfig, resolve_device, train_ann
+    from leanspike.training import TrainConfig, resolve_device, set_seed, train_ann
     from leanspike.zoo import create_model, save_model
 
     splits = load_dataset(args.dataset, args.data_dir, download=args.download, seed=args.seed,
@@ -80,6 +80,7 @@ def cmd_train_ann(args: argparse.Namespace) -> int:
     if args.activation_arg:
         kwargs["activation_args"] = _key_values(args.activation_arg, "--activation-arg")
     kwargs.update(_key_values(args.model_arg or [], "--model-arg"))
+    set_seed(args.seed)  # the initial weights are part of what the seed fixes
     model = create_model(args.arch, **kwargs)
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer,
                          lr=args.lr, seed=args.seed, device=args.device)

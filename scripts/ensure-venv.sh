@@ -46,8 +46,10 @@ if [ -d "$VENV" ] && ! is_wanted "$VENV/bin/python"; then
   rm -rf "$VENV"
 fi
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
-"$VENV/bin/python" -m pip install --quiet --upgrade "pip>=23.2"
-"$VENV/bin/python" -m pip install --quiet -e '.[lava,dev,bench]'
+# Some machines' pip configs name local mirrors that may be absent: drop that noise only.
+quiet() { "$@" 2>&1 | { grep -v "^WARNING: Location '.*' is ignored" || true; }; }
+quiet "$VENV/bin/python" -m pip install --quiet --upgrade "pip>=23.2"
+quiet "$VENV/bin/python" -m pip install --quiet -e '.[lava,dev,bench]'
 "$VENV/bin/python" -m pip check
 inputs_hash > "$STAMP"
 echo "$VENV is ready."

@@ -6,6 +6,8 @@ import pytest
 import torch
 from leanspike import spec as S
 
+pytest_plugins = ["pytester"]
+
 
 def pytest_addoption(parser):
     parser.addoption("--no-skips", action="store_true",

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import io
+import multiprocessing
 import sys
+import warnings
 
 _INSTALL_HINT = (
     "leanspike.adapters.lava needs Lava (lava-nc 0.10.0 and lava-dl 0.6.0), which import only "
@@ -17,9 +19,38 @@ _INSTALL_HINT = (
     "environment (`make test` builds one in .venv)."
 )
 
+
+
+@contextlib.contextmanager
+def _fork_start_method():
+    """Let Lava's import-time ``multiprocessing.set_start_method('fork')`` succeed.
+
+    Lava calls it without ``force``, which raises "context has already been set" as soon as
+    anything used multiprocessing first: a tqdm progress bar is enough. Lava's runtime needs
+    'fork', so an already-'fork' context is kept and any other one is switched, with a warning.
+    """
+    original = multiprocessing.set_start_method
+
+    def tolerant(method, force=False):
+        current = multiprocessing.get_start_method(allow_none=True)
+        if current == method:
+            return None
+        if current is not None:
+            warnings.warn(f"Lava needs the '{method}' multiprocessing start method; switching "
+                          f"from '{current}'", RuntimeWarning, stacklevel=2)
+        return original(method, force=True)
+
+    multiprocessing.set_start_method = tolerant
+    try:
+        yield
+    finally:
+        multiprocessing.set_start_method = original
+
+
 try:
     # lava-dl prints optional-dependency notices (Prophesee, CUDA) on import: keep them quiet.
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+    with _fork_start_method(), contextlib.redirect_stdout(io.StringIO()), \
+            contextlib.redirect_stderr(io.StringIO()):
         import lava.lib.dl.netx  # noqa: F401
         import lava.magma.core.run_configs  # noqa: F401
 except Exception as exc:  # lava-nc raises ValueError, not ImportError, on Python 3.11+

@@ -46,7 +46,19 @@ class _Namer:
         self.layers[f"{kind}{self.counts[kind]}"] = module
 
     def sequential(self) -> nn.Sequential:
-        return nn.Sequential(self.layers)
+        seq = nn.Sequential(self.layers)
+        _init_weights(seq)
+        return seq
+
+
+def _init_weights(model: nn.Module) -> None:
+    """He initialisation for ReLU-family networks without batch norm; torch's default
+    (uniform, a=sqrt(5)) starts deep plain CNNs on a long plateau."""
+    for m in model.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
 
 
 def _classifier(n: _Namer, in_features: int, hidden: Sequence[int], num_classes: int,

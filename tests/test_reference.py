@@ -1,0 +1,59 @@
+import pytest
+import torch
+
+from leanspike import spec as S
+from leanspike.errors import ConfigError
+from leanspike.reference import simulate
+
+
+def _one_neuron(reset: str, v_init: float = 0.0, leak: float = 1.0) -> S.NetworkSpec:
+    layers = [
+        S.Linear(torch.ones(1, 1), None, None,
+                 S.LIF(threshold=1.0, leak=leak, reset=reset, amplitude=2.0, v_init=v_init)),
+        S.Linear(torch.ones(1, 1), None, None, S.Integrator()),
+    ]
+    return S.NetworkSpec((1,), layers, timesteps=5)
+
+
+def test_subtractive_reset_on_the_step_it_fires():
+    # u: 0.5, 1.0 (not > 1: strict), 1.5 -> fire, 0.5 | 1.0 | 1.5 -> fire, 0.5
+    result = simulate(_one_neuron("subtract"), torch.tensor([[0.5]]))
+    assert result.spikes[0].flatten().tolist() == [0, 0, 1, 0, 1]
+    assert result.output.item() == pytest.approx(4.0)  # two spikes of amplitude 2 integrated
+
+
+def test_reset_to_zero():
+    # u: 1.25 -> fire, 0 | 1.25 -> fire, 0 | ... ; subtract would keep 0.25 and fire twice in a row
+    result = simulate(_one_neuron("zero"), torch.tensor([[0.625]]))
+    assert result.spikes[0].flatten().tolist() == [0, 1, 0, 1, 0]
+    subtract = simulate(_one_neuron("subtract"), torch.tensor([[0.625]]))
+    assert subtract.spikes[0].flatten().tolist() == [0, 1, 0, 1, 1]
+
+
+def test_initial_membrane_potential_and_leak():
+    # v_init 0.5: u1 = 0.5*0.5 + 0.625 = 0.875 ; u2 = 0.4375 + 0.625 = 1.0625 -> fire
+    result = simulate(_one_neuron("subtract", v_init=0.5, leak=0.5), torch.tensor([[0.625]]))
+    assert result.spikes[0].flatten().tolist()[:2] == [0, 1]
+
+
+def test_mask_removes_synapses():
+    spec = _one_neuron("subtract")
+    spec.layers[0].mask = torch.zeros(1, 1)
+    result = simulate(spec, torch.tensor([[5.0]]))
+    assert result.spikes[0].sum() == 0 and result.output.item() == 0.0
+
+
+def test_conv_network_runs_and_counts(make_conv_spec):
+    spec = make_conv_spec(scale=2.0)
+    result = simulate(spec, torch.rand(4, 1, 8, 8))
+    assert result.output.shape == (4, 10)
+    assert set(result.spikes) == {0, 2, 4}
+    assert result.spikes[2].shape == (3, 4, 6, 4, 3)
+    counts = result.spike_counts()
+    assert all(0 <= c <= spec.timesteps for c in counts.values())
+    assert 0 < sum(counts.values())
+
+
+def test_wrong_input_shape_is_rejected(make_conv_spec):
+    with pytest.raises(ConfigError, match=r"input shape \(1, 9, 9\)"):
+        simulate(make_conv_spec(), torch.zeros(1, 1, 9, 9))

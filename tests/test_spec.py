@@ -1,0 +1,251 @@
+import json
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from leanspike import spec as S
+from leanspike.errors import SpecError, SpecFileError
+
+
+def _rewrite_json(folder, edit):
+    path = folder / S.SPEC_FILE
+    doc = json.loads(path.read_text())
+    edit(doc)
+    path.write_text(json.dumps(doc))
+
+
+# --- round trip ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("per_neuron", [False, True])
+@pytest.mark.parametrize("reset", ["subtract", "zero"])
+def test_round_trip_is_bit_exact(tmp_path, make_conv_spec, per_neuron, reset):
+    spec = make_conv_spec(per_neuron=per_neuron, reset=reset)
+    spec.save(tmp_path / "s")
+    back = S.load_spec(tmp_path / "s")
+    assert back.identical(spec)
+    # and the bytes on disk are stable: saving the loaded spec gives the same files
+    back.save(tmp_path / "t")
+    for name in (S.SPEC_FILE, S.WEIGHTS_FILE):
+        assert (tmp_path / "s" / name).read_bytes() == (tmp_path / "t" / name).read_bytes()
+
+
+def test_round_trip_keeps_dtypes_masks_and_metadata(tmp_path, make_conv_spec):
+    spec = make_conv_spec()
+    spec.layers[2].mask = spec.layers[2].mask.to(torch.bool)
+    spec.layers[4].weight = spec.layers[4].weight.to(torch.float64)
+    spec.layers[4].bias = spec.layers[4].bias.to(torch.float64)
+    spec.metadata = {"source": "unit test", "nested": {"a": [1, 2.5, None]}}
+    back = S.load_spec(spec.save(tmp_path / "s"))
+    assert back.layers[2].mask.dtype == torch.bool
+    assert back.layers[4].weight.dtype == torch.float64
+    assert back.metadata == spec.metadata
+    assert back.identical(spec)
+
+
+def test_identical_detects_a_single_flipped_bit(make_conv_spec):
+    a, b = make_conv_spec(), make_conv_spec()
+    assert a.identical(b)
+    w = b.layers[0].weight.view(-1).view(torch.int32)
+    w[5] ^= 1
+    assert not a.identical(b)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    widths=st.lists(st.integers(1, 9), min_size=1, max_size=4),
+    timesteps=st.integers(1, 8),
+    threshold=st.floats(1e-3, 1e3, allow_nan=False, allow_infinity=False),
+    leak=st.floats(0.0, 1.0),
+    v_init=st.floats(-10, 10, allow_nan=False),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_random_mlp_specs_round_trip(tmp_path_factory, widths, timesteps, threshold, leak,
+                                     v_init, seed):
+    g = torch.Generator().manual_seed(seed)
+    sizes = [3, *widths]
+    layers = []
+    for k in range(len(sizes) - 1):
+        last = k == len(sizes) - 2
+        neuron = (S.Integrator(leak=leak, v_init=v_init) if last
+                  else S.LIF(threshold=threshold, leak=leak, v_init=v_init))
+        mask = (torch.rand(sizes[k + 1], sizes[k], generator=g) > 0.5).float() if k % 2 else None
+        layers.append(S.Linear(torch.randn(sizes[k + 1], sizes[k], generator=g), None, mask,
+                               neuron))
+    spec = S.NetworkSpec((3,), layers, timesteps)
+    folder = tmp_path_factory.mktemp("spec")
+    assert S.load_spec(spec.save(folder)).identical(spec)
+
+
+def test_layer_shapes_chain(make_conv_spec):
+    shapes = make_conv_spec().layer_shapes()
+    assert shapes == [(4, 8, 8), (4, 4, 4), (6, 4, 3), (72,), (16,), (10,)]
+
+
+# --- validation of specs built in memory --------------------------------------------------------
+
+def test_validation_names_layer_and_field(make_conv_spec):
+    spec = make_conv_spec()
+    spec.layers[4].weight = torch.randn(16, 71)
+    with pytest.raises(SpecError, match=r"layers\[4\] \(Linear\)\.weight.*71 inputs.*gives 72"):
+        spec.validate()
+
+
+@pytest.mark.parametrize("mutate, pattern", [
+    (lambda s: setattr(s.layers[0], "weight", torch.full((4, 1, 3, 3), float("nan"))),
+     r"layers\[0\] \(Conv2d\)\.weight: 36 non-finite"),
+    (lambda s: setattr(s.layers[0].neuron, "threshold", 0.0),
+     r"layers\[0\] \(Conv2d\)\.neuron\.threshold: must be > 0"),
+    (lambda s: setattr(s.layers[0].neuron, "threshold", torch.ones(3, 8, 8)),
+     r"neuron\.threshold: shape \(3, 8, 8\) does not broadcast"),
+    (lambda s: setattr(s.layers[0].neuron, "reset", "hard"), r"neuron\.reset: must be one of"),
+    (lambda s: setattr(s.layers[0].neuron, "leak", 1.5), r"neuron\.leak: must be <= 1"),
+    (lambda s: setattr(s.layers[2], "mask", torch.full((6, 4, 3, 2), 0.5)),
+     r"layers\[2\] \(Conv2d\)\.mask: values must be 0 or 1"),
+    (lambda s: setattr(s.layers[2], "mask", torch.ones(6, 4, 3, 3)), r"mask: shape"),
+    (lambda s: setattr(s.layers[4], "bias", torch.zeros(15)), r"layers\[4\] \(Linear\)\.bias"),
+    (lambda s: setattr(s.layers[5], "neuron", S.LIF()), r"last weighted layer must have an "
+                                                         r"Integrator"),
+    (lambda s: setattr(s.layers[4], "neuron", S.Integrator()), r"must have a LIF neuron"),
+    (lambda s: setattr(s.layers[4], "neuron", None), r"must have a LIF neuron"),
+    (lambda s: s.layers.append(S.Flatten()), r"layers\[6\] \(Flatten\)"),
+    (lambda s: s.layers.pop(3), r"layers\[3\] \(Linear\): needs a flat input"),
+    (lambda s: setattr(s, "timesteps", 0), r"spec\.timesteps"),
+    (lambda s: setattr(s, "encoding", "rate"), r"spec\.encoding"),
+    (lambda s: setattr(s, "input_shape", (2, 8, 8)), r"layers\[0\] \(Conv2d\)\.weight.*1 input "
+                                                     r"channels"),
+    (lambda s: setattr(s.layers[1], "kernel_size", (9, 9)), r"layers\[1\] \(AvgPool2d\)"),
+    (lambda s: setattr(s.layers[0], "stride", (0, 1)), r"layers\[0\] \(Conv2d\)\.stride"),
+    (lambda s: s.layers.insert(0, "conv"), r"layers\[0\] \(str\): unknown layer type"),
+])
+def test_validation_rejects(make_conv_spec, mutate, pattern):
+    spec = make_conv_spec()
+    mutate(spec)
+    with pytest.raises(SpecError, match=pattern):
+        spec.validate()
+
+
+def test_invalid_spec_is_not_saved_and_old_files_survive(tmp_path, make_conv_spec):
+    good = make_conv_spec()
+    good.save(tmp_path)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    bad = make_conv_spec(seed=1)
+    bad.layers[0].weight[0, 0, 0, 0] = float("inf")
+    with pytest.raises(SpecError):
+        bad.save(tmp_path)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+    assert S.load_spec(tmp_path).identical(good)
+
+
+# --- corrupt files on disk ----------------------------------------------------------------------
+
+@pytest.fixture
+def saved(tmp_path, make_conv_spec):
+    folder = tmp_path / "spec"
+    make_conv_spec(per_neuron=True).save(folder)
+    return folder
+
+
+def test_truncated_json(saved):
+    path = saved / S.SPEC_FILE
+    path.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(SpecFileError, match=r"spec\.json: not valid JSON.*truncated or corrupt"):
+        S.load_spec(saved)
+
+
+def test_truncated_weights(saved):
+    path = saved / S.WEIGHTS_FILE
+    path.write_bytes(path.read_bytes()[:-10])
+    with pytest.raises(SpecFileError, match=r"weights\.safetensors: sha256"):
+        S.load_spec(saved)
+
+
+def test_weights_replaced_with_consistent_hash_but_wrong_shape(saved, make_conv_spec):
+    """A file whose hash matches but whose tensor has the wrong shape is still caught."""
+    from safetensors.torch import load, save
+
+    tensors = load((saved / S.WEIGHTS_FILE).read_bytes())
+    tensors["layers.4.weight"] = torch.zeros(16, 70)
+    data = save(tensors)
+    (saved / S.WEIGHTS_FILE).write_bytes(data)
+    import hashlib
+    _rewrite_json(saved, lambda d: d.update(weights_sha256=hashlib.sha256(data).hexdigest()))
+    with pytest.raises(SpecFileError, match=r"layers\[4\] \(Linear\)\.weight: shape \(16, 70\)"):
+        S.load_spec(saved)
+
+
+def test_nan_weight_on_disk(saved):
+    import hashlib
+
+    from safetensors.torch import load, save
+
+    tensors = load((saved / S.WEIGHTS_FILE).read_bytes())
+    tensors["layers.0.weight"][0, 0, 1, 1] = float("nan")
+    data = save(tensors)
+    (saved / S.WEIGHTS_FILE).write_bytes(data)
+    _rewrite_json(saved, lambda d: d.update(weights_sha256=hashlib.sha256(data).hexdigest()))
+    with pytest.raises(SpecFileError, match=r"layers\[0\] \(Conv2d\)\.weight: 1 non-finite"):
+        S.load_spec(saved)
+
+
+def test_nan_literal_in_json(saved):
+    path = saved / S.SPEC_FILE
+    path.write_text(path.read_text().replace('"leak": 0.875', '"leak": NaN', 1))
+    with pytest.raises(SpecFileError, match="non-finite number NaN"):
+        S.load_spec(saved)
+
+
+@pytest.mark.parametrize("edit, pattern", [
+    (lambda d: d["layers"][1].update(type="MaxPool2d"),
+     r"layers\[1\]\.type: unknown layer type 'MaxPool2d'"),
+    (lambda d: d["layers"][0]["neuron"].update(type="Izhikevich"),
+     r"layers\[0\] \(Conv2d\)\.neuron\.type: unknown neuron type"),
+    (lambda d: d.update(format_version=2), r"version 2 was written by a newer leanspike"),
+    (lambda d: d.update(format="something.else"), r"not a leanspike spec"),
+    (lambda d: d.pop("timesteps"), r"missing field 'timesteps'"),
+    (lambda d: d["layers"][0].pop("stride"), r"layers\[0\] \(Conv2d\): missing field 'stride'"),
+    (lambda d: d["layers"][0].update(weight={"tensor": "nope"}),
+     r"layers\[0\] \(Conv2d\)\.weight: tensor 'nope' is not in"),
+    (lambda d: d["layers"][0]["neuron"].update(leak="high"), r"neuron\.leak: expected a number"),
+    (lambda d: d["layers"][0]["neuron"].update(colour=3), r"unknown field\(s\) \['colour'\]"),
+    (lambda d: d["layers"][5].update(neuron=None), r"last weighted layer must have an Integrator"),
+    (lambda d: d.update(timesteps=-1), r"spec\.timesteps"),
+    (lambda d: d["layers"][1].update(kernel_size=[2]), r"layers\[1\] \(AvgPool2d\)\.kernel_size"),
+])
+def test_corrupt_json_fields(saved, edit, pattern):
+    _rewrite_json(saved, edit)
+    with pytest.raises(SpecFileError, match=pattern) as info:
+        S.load_spec(saved)
+    assert str(saved) in str(info.value)  # names the file
+
+
+def test_unreferenced_tensor_is_rejected(saved):
+    _rewrite_json(saved, lambda d: d["layers"][0].update(bias=None))
+    with pytest.raises(SpecFileError, match=r"not referenced by the spec: \['layers\.0\.bias'\]"):
+        S.load_spec(saved)
+
+
+def test_missing_files_and_folder(tmp_path, saved):
+    with pytest.raises(SpecFileError, match="no such spec folder"):
+        S.load_spec(tmp_path / "nowhere")
+    (saved / S.WEIGHTS_FILE).unlink()
+    with pytest.raises(SpecFileError, match=r"weights\.safetensors: missing"):
+        S.load_spec(saved)
+
+
+def test_garbage_weights_file(saved):
+    import hashlib
+
+    data = b"\x00" * 64
+    (saved / S.WEIGHTS_FILE).write_bytes(data)
+    _rewrite_json(saved, lambda d: d.update(weights_sha256=hashlib.sha256(data).hexdigest()))
+    with pytest.raises(SpecFileError, match="unreadable safetensors"):
+        S.load_spec(saved)
+
+
+def test_save_leaves_no_temporary_files(tmp_path, make_conv_spec):
+    make_conv_spec().save(tmp_path)
+    make_conv_spec(seed=3).save(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [S.SPEC_FILE, S.WEIGHTS_FILE]
+    assert S.load_spec(tmp_path).identical(make_conv_spec(seed=3))
