@@ -1,6 +1,5 @@
 import pytest
 import torch
-
 from leanspike.activations import QCFS, ClippedReLU, make_activation
 from leanspike.errors import ConfigError
 

@@ -2,7 +2,6 @@ import subprocess
 import sys
 
 import pytest
-
 from leanspike import __version__
 from leanspike.cli import main
 from leanspike.zoo import load_model
@@ -74,3 +73,12 @@ def test_train_ann_bad_input(capsys):
     assert code == 2 and "--model-arg expects KEY=VALUE" in err
     code, _, err = run(capsys, "train-ann", "--dataset", "mnist", "--epochs", "1")
     assert code == 2 and "pass --data-dir" in err
+
+
+def test_tables_plain_and_markdown():
+    from leanspike.tables import format_table
+
+    plain = format_table(["a", "bb"], [[1, 0.123456], ["xyz", 2]])
+    assert plain.splitlines() == ["a    bb", "---  ------", "1    0.1235", "xyz  2"]
+    md = format_table(["a", "bb"], [[1, 2]], markdown=True)
+    assert md.splitlines() == ["| a | bb |", "|---|---|", "| 1 | 2 |"]

@@ -1,6 +1,5 @@
 import pytest
 import torch
-
 from leanspike import spec as S
 from leanspike.errors import ConfigError
 from leanspike.reference import simulate

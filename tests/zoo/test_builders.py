@@ -1,6 +1,5 @@
 import pytest
 import torch
-
 from leanspike.errors import ConfigError, UnknownModelError
 from leanspike.zoo import create_model, list_models, model_entry
 
