@@ -7,10 +7,13 @@ import tempfile
 from pathlib import Path
 
 
-def atomic_write(path: str | os.PathLike, data: bytes) -> None:
-    """Write to a temporary file beside ``path``, fsync, then rename over it."""
+def atomic_write(path: str | os.PathLike, data: bytes,
+                 tmp_dir: str | os.PathLike | None = None) -> None:
+    """Write to a temporary file (beside ``path`` or in ``tmp_dir`` on the same filesystem),
+    fsync, then rename over ``path``."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=tmp_dir or path.parent, prefix=f".{path.name}.",
+                               suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)

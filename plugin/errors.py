@@ -37,3 +37,14 @@ class UnknownDatasetError(LeanspikeError, KeyError):
 
 class ModelFileError(LeanspikeError, ValueError):
     """A saved ANN (model.json + model.safetensors) cannot be rebuilt."""
+
+
+class RegistryError(LeanspikeError):
+    """The model registry refused a request or found a problem; the message names the entry."""
+
+
+class EntryNotFoundError(RegistryError, KeyError):
+    """No registry entry matches the reference."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""

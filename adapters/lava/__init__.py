@@ -59,6 +59,16 @@ except Exception as exc:  # lava-nc raises ValueError, not ImportError, on Pytho
 
 from importlib.metadata import version as _version  # noqa: E402
 
+from leanspike.registry.sources import resolve_spec  # noqa: E402
+from leanspike.spec import NetworkSpec  # noqa: E402
+
 LAVA_VERSIONS = {"lava-nc": _version("lava-nc"), "lava-dl": _version("lava-dl")}
 
-__all__ = ["LAVA_VERSIONS"]
+
+def network_spec(source, registry=None) -> NetworkSpec:
+    """The spec a Lava network is built from: a NetworkSpec, a registry Entry, a spec folder or
+    a registry reference. Every builder of this adapter accepts the same sources through it."""
+    return resolve_spec(source, registry).validate()
+
+
+__all__ = ["LAVA_VERSIONS", "network_spec"]

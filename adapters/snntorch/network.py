@@ -15,6 +15,7 @@ import torch
 from leanspike import spec as S
 from leanspike.adapters.snntorch.neurons import SpecIntegrator, SpecLeaky
 from leanspike.errors import ConfigError, SpecError
+from leanspike.registry.sources import resolve_spec
 from torch import nn
 from torch.nn.utils import prune
 
@@ -90,9 +91,14 @@ def _weighted_module(layer: S.Linear | S.Conv2d) -> nn.Module:
     return module
 
 
-def to_snntorch(spec: S.NetworkSpec, *, spike_grad=None, learn_beta: bool = False,
+def to_snntorch(source, *, registry=None, spike_grad=None, learn_beta: bool = False,
                 learn_threshold: bool = False) -> SpikingNetwork:
-    """Build the snnTorch model of a spec; ``spike_grad`` is any snnTorch surrogate."""
+    """Build the snnTorch model of a spec; ``spike_grad`` is any snnTorch surrogate.
+
+    ``source`` is a NetworkSpec, a registry Entry, a spec folder or a registry reference such as
+    ``"digits@pruned"`` (looked up in ``registry``, a Registry or its path).
+    """
+    spec = resolve_spec(source, registry)
     spec.validate()
     modules: list[nn.Module] = []
     # the spec's layer i maps to module index positions; a weighted layer is followed by its neuron
