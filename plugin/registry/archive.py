@@ -12,6 +12,7 @@ import io
 import json
 import re
 import tarfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 _OBJECT = re.compile(r"^objects/([0-9a-f]{64})$")
 MAX_MEMBERS = 10_000
+_READ_ERRORS = (tarfile.TarError, OSError, EOFError, zlib.error)
 
 
 class ArchiveError(RegistryError):
@@ -71,14 +73,14 @@ def read_archive(file: Path) -> tuple[list[dict[str, Any]], dict[str, bytes]]:
         raise ArchiveError(f"{file}: no such archive file")
     try:
         tar = tarfile.open(file, mode="r:*")
-    except (tarfile.TarError, OSError) as exc:
+    except _READ_ERRORS as exc:
         raise _fail(file, f"not a readable archive ({exc})") from exc
     manifest_bytes = None
     blobs: dict[str, bytes] = {}
     with tar:
         try:
             members = tar.getmembers()
-        except (tarfile.TarError, OSError, EOFError) as exc:
+        except _READ_ERRORS as exc:
             raise _fail(file, f"damaged archive ({exc})") from exc
         if len(members) > MAX_MEMBERS:
             raise _fail(file, f"{len(members)} members is more than any export holds")
@@ -92,7 +94,7 @@ def read_archive(file: Path) -> tuple[list[dict[str, Any]], dict[str, bytes]]:
                                   f"objects/<sha256>)")
             try:
                 data = tar.extractfile(m).read()
-            except (tarfile.TarError, OSError, EOFError) as exc:
+            except _READ_ERRORS as exc:
                 raise _fail(file, f"member {m.name!r} is damaged ({exc})") from exc
             if m.name == MANIFEST:
                 if manifest_bytes is not None:
