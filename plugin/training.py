@@ -121,7 +121,7 @@ def train_ann(model: nn.Module, splits: Splits, config: TrainConfig | None = Non
             loss = loss_fn(out, y)
             loss.backward()
             optimizer.step()
-            loss_sum += float(loss) * y.numel()
+            loss_sum += loss.item() * y.numel()
             correct += int((out.argmax(1) == y).sum())
             seen += y.numel()
         if scheduler is not None:
