@@ -91,9 +91,10 @@ def _weighted_module(layer: S.Linear | S.Conv2d) -> nn.Module:
     return module
 
 
-def to_snntorch(source, *, registry=None, spike_grad=None, learn_beta: bool = False,
-                learn_threshold: bool = False) -> SpikingNetwork:
-    """Build the snnTorch model of a spec; ``spike_grad`` is any snnTorch surrogate.
+def to_snntorch(source, *, registry=None, spike_grad=None, surrogate: str | None = None,
+                learn_beta: bool = False, learn_threshold: bool = False) -> SpikingNetwork:
+    """Build the snnTorch model of a spec; ``spike_grad`` is any snnTorch surrogate, or
+    ``surrogate`` names a threshold-relative one ("rectangular", "triangular").
 
     ``source`` is a NetworkSpec, a registry Entry, a spec folder or a registry reference such as
     ``"digits@pruned"`` (looked up in ``registry``, a Registry or its path).
@@ -113,7 +114,8 @@ def to_snntorch(source, *, registry=None, spike_grad=None, learn_beta: bool = Fa
             if isinstance(n, S.LIF):
                 modules.append(SpecLeaky(n.leak, n.threshold, reset_mechanism=n.reset,
                                          amplitude=n.amplitude, v_init=n.v_init,
-                                         spike_grad=spike_grad, learn_beta=learn_beta,
+                                         spike_grad=spike_grad, surrogate=surrogate,
+                                         learn_beta=learn_beta,
                                          learn_threshold=learn_threshold))
             else:
                 modules.append(SpecIntegrator(n.leak, v_init=n.v_init, learn_beta=learn_beta))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import snntorch as snn
 import torch
+from leanspike.adapters.snntorch.surrogates import threshold_relative_spike
 
 
 def _tensor(value) -> torch.Tensor:
@@ -26,11 +27,13 @@ class SpecLeaky(snn.Leaky):
 
     The reset signal is detached from the graph, as in snnTorch, so BPTT gradients flow through
     the membrane and the surrogate only; the threshold still learns through the reset term.
+    ``surrogate`` ("rectangular" or "triangular", see ``surrogates``) selects a threshold-relative
+    surrogate; otherwise ``spike_grad`` (any snnTorch surrogate, default atan) is used.
     """
 
     def __init__(self, beta: float = 1.0, threshold=1.0, *, reset_mechanism: str = "subtract",
-                 amplitude: float = 1.0, v_init=0.0, spike_grad=None, learn_beta: bool = False,
-                 learn_threshold: bool = False):
+                 amplitude: float = 1.0, v_init=0.0, spike_grad=None, surrogate: str | None = None,
+                 learn_beta: bool = False, learn_threshold: bool = False):
         if reset_mechanism not in ("subtract", "zero"):
             raise ValueError(f"reset_mechanism must be 'subtract' or 'zero', "
                              f"got {reset_mechanism!r}")
@@ -39,6 +42,7 @@ class SpecLeaky(snn.Leaky):
                          reset_mechanism=reset_mechanism, graded_spikes_factor=float(amplitude),
                          reset_delay=False)
         self.register_buffer("v_init", _tensor(v_init))
+        self.surrogate = surrogate
 
     def init_mem(self, like: torch.Tensor) -> torch.Tensor:
         """The membrane potential before the first step: v_init, broadcast to the layer."""
@@ -48,7 +52,11 @@ class SpecLeaky(snn.Leaky):
         if mem is None:
             mem = self.init_mem(input_)
         mem = self.beta.clamp(0, 1) * mem + input_
-        spk = self.fire(mem)  # spike_grad(mem - threshold) * graded_spikes_factor
+        if self.surrogate is None:
+            spk = self.fire(mem)  # spike_grad(mem - threshold) * graded_spikes_factor
+        else:
+            spk = threshold_relative_spike(mem, self.threshold, self.surrogate) \
+                * self.graded_spikes_factor
         fired = (mem > self.threshold).to(mem.dtype).detach()
         if self.reset_mechanism == "subtract":
             mem = mem - fired * self.threshold

@@ -77,3 +77,30 @@ def test_unsupported_module_is_named(make_mlp_spec):
     net.layers.insert(1, torch.nn.Dropout())
     with pytest.raises(SpecError, match=r"layers\[1\]: Dropout has no network-spec equivalent"):
         to_spec(net)
+
+
+@pytest.mark.parametrize("surrogate", ["rectangular", "triangular"])
+def test_threshold_relative_surrogates_keep_the_forward_exact(make_conv_spec, surrogate):
+    spec = make_conv_spec(per_neuron=True, scale=2.0)
+    net = to_snntorch(spec, surrogate=surrogate, learn_threshold=True, learn_beta=True)
+    x = torch.rand(4, 1, 8, 8) * 2
+    torch.testing.assert_close(net(x), simulate(spec, x).output, rtol=0, atol=1e-5)
+    net(x).logsumexp(1).mean().backward()
+    for name, p in net.named_parameters():
+        assert p.grad is not None and torch.isfinite(p.grad).all(), name
+        assert p.grad.abs().sum() > 0, name
+
+
+def test_surrogate_gradient_values():
+    from leanspike.adapters.snntorch.surrogates import threshold_relative_spike
+
+    mem = torch.tensor([0.5, 1.5, 2.5, 3.5], requires_grad=True)
+    th = torch.tensor(2.0, requires_grad=True)
+    threshold_relative_spike(mem, th, "triangular").sum().backward()
+    # z = mem/2 - 1 = [-0.75, -0.25, 0.25, 0.75]; h = 0.3 * (1 - |z|)
+    h = 0.3 * torch.tensor([0.25, 0.75, 0.75, 0.25])
+    torch.testing.assert_close(mem.grad, h / 2)
+    torch.testing.assert_close(th.grad, -(h * mem.detach() / 4).sum())
+    mem.grad = None
+    threshold_relative_spike(mem * 2, th, "rectangular").sum().backward()  # z = mem - 1
+    torch.testing.assert_close(mem.grad, torch.tensor([2.0, 2.0, 0.0, 0.0]) / 2 * 1.0)

@@ -1,0 +1,100 @@
+"""DNN-to-SNN conversion: a trained ANN becomes a network spec of IF neurons at T steps.
+
+    spec, report = leanspike.convert.convert(model, splits.train, method="datta", timesteps=2)
+
+The result is framework-neutral; ``leanspike.adapters.snntorch.to_snntorch(spec)`` makes it an
+snnTorch model (and ``leanspike.adapters.snntorch.convert`` does both and fine-tunes). See
+``methods`` for exactly what each converter chooses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from leanspike import spec as S
+from leanspike.convert.calibration import LayerStats, collect_stats
+from leanspike.convert.chain import LayerChain, read_chain
+from leanspike.convert.methods import METHODS, LayerChoice, choose, if_spike_counts
+from leanspike.errors import ConfigError
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+__all__ = ["METHODS", "ConversionReport", "LayerChoice", "convert", "if_spike_counts",
+           "read_chain"]
+
+
+@dataclass
+class ConversionReport:
+    method: str
+    timesteps: int
+    layers: list[LayerChoice] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"method": self.method, "timesteps": self.timesteps,
+                "layers": [c.as_dict() for c in self.layers]}
+
+
+def _post_layers(items) -> list[S.Layer]:
+    out: list[S.Layer] = []
+    for name, m in items:
+        if isinstance(m, nn.Flatten):
+            if m.start_dim != 1 or m.end_dim != -1:
+                raise ConfigError(f"cannot convert layer {name!r}: only Flatten(1, -1) is supported")
+            out.append(S.Flatten())
+        else:
+            pair = (lambda v: tuple(v) if isinstance(v, (tuple, list)) else (v, v))  # noqa: E731
+            out.append(S.AvgPool2d(pair(m.kernel_size),
+                                   pair(m.stride if m.stride is not None else m.kernel_size)))
+    return out
+
+
+def _weighted(layer: nn.Module, neuron) -> S.Layer:
+    w = layer.weight.detach().cpu().float().clone()
+    b = None if layer.bias is None else layer.bias.detach().cpu().float().clone()
+    if isinstance(layer, nn.Linear):
+        return S.Linear(w, b, None, neuron)
+    return S.Conv2d(w, b, None, neuron, stride=tuple(layer.stride), padding=tuple(layer.padding))
+
+
+def build_spec(chain: LayerChain, choices: list[LayerChoice], input_shape: tuple[int, ...],
+               timesteps: int, metadata: dict | None = None) -> S.NetworkSpec:
+    layers: list[S.Layer] = _post_layers(chain.before)
+    for stage, choice in zip(chain.stages[:-1], choices, strict=True):
+        neuron = S.LIF(threshold=choice.threshold, leak=1.0, reset="subtract",
+                       amplitude=choice.amplitude, v_init=choice.v_init)
+        layers.append(_weighted(stage.layer, neuron))
+        layers.extend(_post_layers(stage.after))
+    layers.append(_weighted(chain.stages[-1].layer, S.Integrator(leak=1.0, v_init=0.0)))
+    return S.NetworkSpec(tuple(int(d) for d in input_shape), layers, timesteps,
+                         metadata=dict(metadata or {})).validate()
+
+
+def convert(model: nn.Module, calibration: Dataset | DataLoader, *, method: str = "datta",
+            timesteps: int = 2, max_batches: int | None = None,
+            stats: list[LayerStats] | None = None,
+            device: str | torch.device = "cpu") -> tuple[S.NetworkSpec, ConversionReport]:
+    """Convert a trained ANN (an nn.Sequential; batch norm is folded) into a network spec.
+
+    ``calibration`` (usually the training set) supplies the pre-activation statistics; pass
+    ``stats`` from ``collect_stats`` to reuse them across methods and time steps.
+    """
+    if method not in METHODS:
+        raise ConfigError(f"unknown conversion method {method!r}; choose from {METHODS}")
+    if isinstance(timesteps, bool) or not isinstance(timesteps, int) or timesteps < 1:
+        raise ConfigError(f"timesteps must be a positive integer, got {timesteps!r}")
+    chain = read_chain(model)
+    if stats is None:
+        stats = collect_stats(chain, calibration, max_batches=max_batches, device=device)
+    choices = [choose(method, s.activation, st, timesteps)
+               for s, st in zip(chain.stages[:-1], stats, strict=True)]
+    loader = calibration if isinstance(calibration, DataLoader) else DataLoader(calibration,
+                                                                                 batch_size=1)
+    first = next(iter(loader))
+    x = first[0] if isinstance(first, (tuple, list)) else first
+    meta = {"converted_with": method}
+    builder = getattr(model, "leanspike_config", None)
+    if builder is not None:
+        meta["ann_builder"] = builder
+    spec = build_spec(chain, choices, tuple(x.shape[1:]), timesteps, meta)
+    return spec, ConversionReport(method, timesteps, choices)

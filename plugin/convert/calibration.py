@@ -1,0 +1,63 @@
+"""Pre-activation statistics of a trained ANN: what the converters choose thresholds from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from leanspike.convert.chain import LayerChain
+from torch.utils.data import DataLoader, Dataset
+
+
+@dataclass
+class LayerStats:
+    """Per hidden layer: the exact maximum and a uniform random sample of pre-activations."""
+
+    name: str
+    maximum: float
+    sample: torch.Tensor  # 1-D, float32
+
+    def percentile(self, q: float) -> float:
+        return float(torch.quantile(self.sample, q / 100.0))
+
+
+@torch.no_grad()
+def collect_stats(chain: LayerChain, data: Dataset | DataLoader, *, max_batches: int | None = None,
+                  sample_size: int = 200_000, device: str | torch.device = "cpu",
+                  seed: int = 0) -> list[LayerStats]:
+    """Run the ANN over ``data`` and record, for each activation, the inputs it received."""
+    loader = data if isinstance(data, DataLoader) else DataLoader(data, batch_size=256)
+    gen = torch.Generator().manual_seed(seed)
+    hidden = chain.stages[:-1]
+    maxima = [float("-inf")] * len(hidden)
+    chunks: list[list[torch.Tensor]] = [[] for _ in hidden]
+    seen = [0] * len(hidden)
+
+    def hook(i):
+        def record(_module, inputs):
+            x = inputs[0].detach().flatten().float().cpu()
+            maxima[i] = max(maxima[i], float(x.max()))
+            seen[i] += x.numel()
+            keep = min(x.numel(), sample_size)
+            idx = torch.randint(0, x.numel(), (keep,), generator=gen)
+            chunks[i].append(x[idx])
+        return record
+
+    handles = [s.activation.register_forward_pre_hook(hook(i)) for i, s in enumerate(hidden)]
+    model = chain.model.to(device).eval()
+    try:
+        for b, batch in enumerate(loader):
+            if max_batches is not None and b >= max_batches:
+                break
+            x = batch[0] if isinstance(batch, (tuple, list)) else batch
+            model(x.to(device))
+    finally:
+        for h in handles:
+            h.remove()
+    stats = []
+    for i, s in enumerate(hidden):
+        pool = torch.cat(chunks[i])
+        if pool.numel() > sample_size:  # each batch kept up to sample_size: thin evenly
+            pool = pool[torch.randperm(pool.numel(), generator=gen)[:sample_size]]
+        stats.append(LayerStats(s.activation_name, maxima[i], pool))
+    return stats

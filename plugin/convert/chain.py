@@ -1,0 +1,109 @@
+"""Read a trained ANN as the chain of layers a network spec can describe.
+
+Accepted: an ``nn.Sequential`` (nested ones are flattened) of Conv2d / Linear with their
+activation (ReLU, ClippedReLU, QCFS), AvgPool2d and Flatten between them, Dropout and Identity
+(dropped: they are the identity at inference). Batch norm is folded first. Anything else is
+refused with the layer's name, because converting it silently would change what the network
+computes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from leanspike.activations import QCFS, ClippedReLU
+from leanspike.errors import ConfigError
+from leanspike.zoo.batchnorm import fold_batch_norm
+from torch import nn
+
+ACTIVATIONS = (nn.ReLU, ClippedReLU, QCFS)
+_IGNORED = (nn.Dropout, nn.Identity)
+_ADVICE = {
+    nn.MaxPool2d: "max pooling has no exact spiking equivalent; use average pooling (the zoo's "
+                  "models do)",
+    nn.AdaptiveAvgPool2d: "use an AvgPool2d with a fixed kernel",
+    nn.LSTM: "recurrent layers are not feed-forward",
+    nn.GRU: "recurrent layers are not feed-forward",
+}
+
+
+@dataclass
+class WeightedStage:
+    """One weighted layer, its activation (None for the output layer) and what follows it."""
+
+    name: str
+    layer: nn.Conv2d | nn.Linear
+    activation: nn.Module | None = None
+    activation_name: str | None = None
+    after: list[tuple[str, nn.Module]] = field(default_factory=list)  # pools / flatten
+
+
+@dataclass
+class LayerChain:
+    model: nn.Sequential  # the batch-norm-folded copy the stages belong to
+    before: list[tuple[str, nn.Module]]  # pools / flatten applied to the input itself
+    stages: list[WeightedStage]
+
+
+def _flatten(module: nn.Module, prefix: str = "") -> list[tuple[str, nn.Module]]:
+    out = []
+    for name, child in module.named_children():
+        full = f"{prefix}{name}"
+        if isinstance(child, nn.Sequential):
+            out.extend(_flatten(child, f"{full}."))
+        else:
+            out.append((full, child))
+    return out
+
+
+def _unsupported(name: str, module: nn.Module, why: str | None = None) -> ConfigError:
+    reason = why or _ADVICE.get(type(module)) or (
+        "not a layer the network spec describes (Conv2d, Linear, AvgPool2d, Flatten, ReLU, "
+        "ClippedReLU, QCFS, Dropout)")
+    return ConfigError(f"cannot convert layer {name!r} ({type(module).__name__}): {reason}")
+
+
+def read_chain(model: nn.Module) -> LayerChain:
+    """Fold batch norm, then split the model into weighted stages; raise on anything else."""
+    if not isinstance(model, nn.Sequential):
+        raise ConfigError(f"cannot convert {type(model).__name__}: only feed-forward nn.Sequential "
+                          f"chains convert (residual networks are not supported yet)")
+    model = fold_batch_norm(model)
+    before: list[tuple[str, nn.Module]] = []
+    stages: list[WeightedStage] = []
+    for name, m in _flatten(model):
+        if isinstance(m, _IGNORED):
+            continue
+        if isinstance(m, nn.Conv2d):
+            if m.groups != 1 or m.dilation != (1, 1) or isinstance(m.padding, str) \
+                    or m.padding_mode != "zeros":
+                raise _unsupported(name, m, "only groups=1, dilation=1 and numeric zero padding")
+            stages.append(WeightedStage(name, m))
+        elif isinstance(m, nn.Linear):
+            stages.append(WeightedStage(name, m))
+        elif isinstance(m, ACTIVATIONS):
+            if not stages or stages[-1].activation is not None or stages[-1].after:
+                raise _unsupported(name, m, "an activation must directly follow a Conv2d or "
+                                            "Linear layer (pooling goes after the activation)")
+            stages[-1].activation, stages[-1].activation_name = m, name
+        elif isinstance(m, (nn.AvgPool2d, nn.Flatten)):
+            if isinstance(m, nn.AvgPool2d) and (m.padding not in (0, (0, 0)) or m.ceil_mode):
+                raise _unsupported(name, m, "padded or ceil-mode pooling is not supported")
+            if stages and stages[-1].activation is None:
+                raise _unsupported(name, m, "pooling or flattening between a weighted layer and "
+                                            "its activation cannot be expressed with spikes")
+            (stages[-1].after if stages else before).append((name, m))
+        else:
+            raise _unsupported(name, m)
+    if not stages:
+        raise ConfigError("cannot convert: the model has no Conv2d or Linear layer")
+    if stages[-1].activation is not None:
+        raise _unsupported(stages[-1].activation_name, stages[-1].activation,
+                           "the output layer must not have an activation (its output are the "
+                           "logits, which the SNN reads from the membrane potential)")
+    if stages[-1].after:
+        raise _unsupported(*stages[-1].after[0], "nothing may follow the output layer")
+    for s in stages[:-1]:
+        if s.activation is None:
+            raise _unsupported(s.name, s.layer, "every hidden weighted layer needs an activation")
+    return LayerChain(model, before, stages)
