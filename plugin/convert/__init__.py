@@ -40,7 +40,8 @@ def _post_layers(items) -> list[S.Layer]:
     for name, m in items:
         if isinstance(m, nn.Flatten):
             if m.start_dim != 1 or m.end_dim != -1:
-                raise ConfigError(f"cannot convert layer {name!r}: only Flatten(1, -1) is supported")
+                raise ConfigError(f"cannot convert layer {name!r}: only Flatten(1, -1) is "
+                                  f"supported")
             out.append(S.Flatten())
         else:
             pair = (lambda v: tuple(v) if isinstance(v, (tuple, list)) else (v, v))  # noqa: E731

@@ -77,8 +77,9 @@ def activation_clip(activation: nn.Module, stats: LayerStats, method: str) -> fl
     if isinstance(activation, QCFS):
         return float(activation.lam.detach())
     if method in ("datta", "qcfs"):
-        warnings.warn(f"{stats.name}: {method!r} expects a {'clipped ReLU' if method == 'datta' else 'QCFS'} "
-                      f"activation, the ANN has a ReLU: using the {PERCENTILE}th percentile of "
+        expected = "clipped ReLU" if method == "datta" else "QCFS"
+        warnings.warn(f"{stats.name}: {method!r} expects a {expected} activation, the ANN has "
+                      f"a ReLU: using the {PERCENTILE}th percentile of "
                       f"its pre-activations as the clip", RuntimeWarning, stacklevel=3)
     return stats.percentile(PERCENTILE)
 
