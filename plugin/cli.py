@@ -108,6 +108,72 @@ def cmd_train_ann(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_ann(args: argparse.Namespace):
+    """(model, parent entry or None, dataset name) from a saved-model folder or a registry ref."""
+    from pathlib import Path
+
+    from leanspike.zoo import load_model
+    from leanspike.zoo.checkpoint import MODEL_FILE
+
+    if Path(args.ann).is_dir() and (Path(args.ann) / MODEL_FILE).is_file():
+        model, meta = load_model(args.ann)
+        return model, None, args.dataset or meta.get("dataset") or "digits"
+    reg = _registry(args)
+    entry = reg.get(args.ann)
+    if entry.kind != "ann":
+        raise LeanspikeError(f"{entry.ref} is an SNN (stage {entry.stage!r}); --ann needs an "
+                             f"ANN entry or a saved-model folder")
+    return reg.load(entry), entry, args.dataset or entry.params.get("dataset") or "digits"
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    from leanspike.adapters.snntorch import FinetuneConfig, convert
+    from leanspike.data import load_dataset
+    from leanspike.energy import PRESETS
+    from leanspike.tables import format_table
+    from leanspike.training import evaluate, set_seed
+
+    model, parent, dataset = _load_ann(args)
+    splits = load_dataset(dataset, args.data_dir, seed=args.split_seed)
+    set_seed(args.seed)
+    ann_accuracy = evaluate(model, splits.test)
+    config = FinetuneConfig(epochs=args.finetune_epochs, lr=args.lr, seed=args.seed,
+                            device=args.device)
+    outcome = convert(model, splits, method=args.method, timesteps=args.timesteps,
+                      finetune_epochs=config, surrogate=args.surrogate,
+                      energy_model=PRESETS[args.energy], device=args.device,
+                      progress=not args.no_progress)
+    rows = [[c.name, f"{c.clip:.4g}", f"{c.threshold:.4g}", f"{c.amplitude:.4g}",
+             f"{c.v_init:.4g}", f"{c.expected_mse:.3g}"] for c in outcome.report.layers]
+    print(format_table(["layer", "clip", "threshold", "amplitude", "v_init", "expected mse"],
+                       rows))
+    e = outcome.energy
+    summary = [["ANN accuracy", f"{ann_accuracy:.4f}"],
+               [f"SNN accuracy, T={args.timesteps}, converted",
+                f"{outcome.converted_accuracy:.4f}"]]
+    if args.finetune_epochs:
+        summary.append([f"SNN accuracy after {args.finetune_epochs} fine-tuning epochs",
+                        f"{outcome.accuracy:.4f}"])
+    summary += [["spikes per inference", f"{e.spikes_per_inference:.1f}"],
+                ["synaptic ops per inference", f"{e.synaptic_ops:.4g}"],
+                ["energy ANN / SNN", f"{e.ratio:.1f}x ({e.model.name}: MAC {e.model.e_mac_pj} pJ, "
+                                     f"AC {e.model.e_ac_pj} pJ)"]]
+    print(format_table([f"{args.method} conversion", "value"], summary))
+    if args.out:
+        print(f"spec written to {outcome.spec.save(args.out)}")
+    if parent is not None or args.register:
+        reg = parent.registry if parent is not None else _registry(args)
+        entry = reg.register(
+            args.register or parent.name, outcome.spec, stage="snn", parent=parent,
+            metrics={**outcome.metrics(), "ann_accuracy": ann_accuracy},
+            params={"dataset": dataset, "method": args.method, "timesteps": args.timesteps,
+                    "finetune": outcome.finetune.config if outcome.finetune else None,
+                    "surrogate": args.surrogate,
+                    "layers": [c.as_dict() for c in outcome.report.layers]})
+        print(f"registered as {entry.ref} (parent {entry.parent or '-'}) in {reg.path}")
+    return 0
+
+
 def _registry(args: argparse.Namespace):
     from leanspike.registry import Registry
 
@@ -307,6 +373,27 @@ def build_parser() -> argparse.ArgumentParser:
                    help="register the trained ANN in the registry under NAME (stage 'ann')")
     t.add_argument("--registry", metavar="PATH", help="registry folder (see `registry --help`)")
     t.set_defaults(func=cmd_train_ann)
+    c = sub.add_parser("convert", help="convert a trained ANN into an SNN at T time steps")
+    c.add_argument("--ann", required=True,
+                   help="registry reference (name, name:VERSION, name@ann) or saved-model folder")
+    c.add_argument("--method", default="datta", choices=["datta", "qcfs", "percentile", "max"])
+    c.add_argument("--timesteps", type=int, default=2)
+    c.add_argument("--finetune-epochs", type=int, default=0)
+    c.add_argument("--lr", type=float, default=1e-3, help="fine-tuning learning rate (Adam)")
+    c.add_argument("--surrogate", default="rectangular", choices=["rectangular", "triangular"])
+    c.add_argument("--energy", default="fp32-45nm", choices=["fp32-45nm", "int32-45nm"],
+                   help="energy constants (Horowitz 2014, 45 nm)")
+    c.add_argument("--dataset", help="calibration/evaluation data (default: the ANN's dataset)")
+    c.add_argument("--data-dir")
+    c.add_argument("--split-seed", type=int, default=0, help="digits train/test split seed")
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--device", default="auto")
+    c.add_argument("--registry", metavar="PATH")
+    c.add_argument("--register", metavar="NAME",
+                   help="register the SNN under NAME (default: the ANN entry's name)")
+    c.add_argument("--out", help="also write the spec folder here")
+    c.add_argument("--no-progress", action="store_true")
+    c.set_defaults(func=cmd_convert)
     _add_registry_commands(sub)
     return parser
 

@@ -3,10 +3,25 @@
 Needs only snnTorch and torch; no Lava, no Python-3.10-only code.
 """
 
+from leanspike.adapters.snntorch.conversion import ConversionOutcome, convert
 from leanspike.adapters.snntorch.network import SpikingNetwork, SpikingOutput, to_snntorch, to_spec
 from leanspike.adapters.snntorch.neurons import SpecIntegrator, SpecLeaky
+from leanspike.adapters.snntorch.training import (
+    FinetuneConfig,
+    SNNEvaluation,
+    evaluate_snn,
+    finetune,
+    make_trainable,
+)
 
 __all__ = [
+    "ConversionOutcome",
+    "FinetuneConfig",
+    "SNNEvaluation",
+    "convert",
+    "evaluate_snn",
+    "finetune",
+    "make_trainable",
     "SpecIntegrator",
     "SpecLeaky",
     "SpikingNetwork",

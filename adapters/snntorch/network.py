@@ -22,10 +22,14 @@ from torch.nn.utils import prune
 
 @dataclass
 class SpikingOutput:
-    """What a forward pass gives: logits [B, ...] and, if recorded, spikes [T, B, ...] per layer."""
+    """Logits [B, ...] and, if recorded, spikes [T, B, ...] keyed by the spec's layer index."""
 
     logits: torch.Tensor
     spikes: dict[int, torch.Tensor]
+
+    def spike_counts(self) -> dict[int, float]:
+        """Spikes per neuron per sample, summed over T, per spiking spec layer."""
+        return {i: float(s.sum() / s[0].numel()) for i, s in self.spikes.items()}
 
 
 class SpikingNetwork(nn.Module):
@@ -35,6 +39,7 @@ class SpikingNetwork(nn.Module):
                  metadata: dict | None = None):
         super().__init__()
         self.layers = nn.ModuleList(layers)
+        self.spec_index = _spec_indices(self.layers)
         self.input_shape = tuple(input_shape)
         self.timesteps = int(timesteps)
         self.metadata = dict(metadata or {})
@@ -64,13 +69,24 @@ class SpikingNetwork(nn.Module):
                         logits = mems[i]
                     else:
                         if record_spikes:
-                            spikes.setdefault(i, []).append(spk / layer.graded_spikes_factor)
+                            spikes.setdefault(self.spec_index[i], []).append(
+                                (spk / layer.graded_spikes_factor).detach())
                         h = spk
                 else:
                     h = layer(h)
         if logits is None:
             raise SpecError("the network has no SpecIntegrator output layer")
         return SpikingOutput(logits, {i: torch.stack(v) for i, v in spikes.items()})
+
+
+def _spec_indices(modules) -> list[int]:
+    """The spec layer each module belongs to: a neuron shares its weighted layer's index."""
+    out, index = [], -1
+    for m in modules:
+        if not isinstance(m, (SpecLeaky, SpecIntegrator)):
+            index += 1
+        out.append(index)
+    return out
 
 
 def _weighted_module(layer: S.Linear | S.Conv2d) -> nn.Module:
