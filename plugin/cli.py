@@ -379,7 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--method", default="datta", choices=["datta", "qcfs", "percentile", "max"])
     c.add_argument("--timesteps", type=int, default=2)
     c.add_argument("--finetune-epochs", type=int, default=0)
-    c.add_argument("--lr", type=float, default=1e-3, help="fine-tuning learning rate (Adam)")
+    c.add_argument("--lr", type=float, default=3e-4, help="fine-tuning learning rate (Adam)")
     c.add_argument("--surrogate", default="rectangular", choices=["rectangular", "triangular"])
     c.add_argument("--energy", default="fp32-45nm", choices=["fp32-45nm", "int32-45nm"],
                    help="energy constants (Horowitz 2014, 45 nm)")

@@ -61,7 +61,7 @@ def convert(model: nn.Module, splits: Splits, *, method: str = "datta", timestep
         tuned = finetune(net, splits.train, config, progress=progress,
                          desc=f"fine-tune {method} T={timesteps}")
         after = evaluate_snn(net, splits.test, device=device)
+        net.metadata["finetune_epochs"] = config.epochs
         spec = to_spec(net.cpu())
-        spec.metadata.update({"converted_with": method, "finetune_epochs": config.epochs})
     energy = estimate(spec, after.spikes_per_neuron, energy_model)
     return ConversionOutcome(net, spec, report, before.accuracy, after, energy, tuned)

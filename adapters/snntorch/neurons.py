@@ -49,7 +49,7 @@ class SpecLeaky(snn.Leaky):
         return torch.zeros_like(like) + self.v_init.to(like)
 
     def forward(self, input_: torch.Tensor, mem: torch.Tensor | None = None):
-        if mem is None:
+        if mem is None or mem.shape != input_.shape:  # snnTorch's init_leaky() gives an empty mem
             mem = self.init_mem(input_)
         mem = self.beta.clamp(0, 1) * mem + input_
         if self.surrogate is None:
@@ -77,7 +77,7 @@ class SpecIntegrator(snn.Leaky):
         return torch.zeros_like(like) + self.v_init.to(like)
 
     def forward(self, input_: torch.Tensor, mem: torch.Tensor | None = None):
-        if mem is None:
+        if mem is None or mem.shape != input_.shape:  # snnTorch's init_leaky() gives an empty mem
             mem = self.init_mem(input_)
         mem = self.beta.clamp(0, 1) * mem + input_
         return torch.zeros_like(mem), mem

@@ -82,7 +82,7 @@ class FinetuneConfig:
     small datasets; the papers' CIFAR setting is lr=1e-4."""
 
     epochs: int = 10
-    lr: float = 1e-3
+    lr: float = 3e-4
     batch_size: int = 64
     weight_decay: float = 0.0
     train_thresholds: bool = True
