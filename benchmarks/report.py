@@ -30,7 +30,36 @@ def _ann_digits(doc: dict) -> str:
             + table)
 
 
-RENDERERS = {"ann_digits": ("ANN baselines (digits)", _ann_digits)}
+def _conversion(doc: dict) -> str:
+    recs = doc["records"]
+    ts = sorted({r["T"] for r in recs})
+    methods = sorted({r["method"] for r in recs},
+                     key=lambda m: (m.startswith("spikingjelly"), m))
+    by = {(r["method"], r["T"], r["finetuned"]): r for r in recs}
+    rows = []
+    for m in methods:
+        ann = next(r["ann"] for r in recs if r["method"] == m)
+        row = [m, ann] + [f"{by[(m, t, False)]['accuracy']:.4f}" if (m, t, False) in by else "-"
+                          for t in ts]
+        tuned = by.get((m, 2, True))
+        row.append(f"{tuned['accuracy']:.4f}" if tuned else "-")
+        ratio = by.get((m, 2, True)) or by.get((m, 2, False))
+        row.append(f"{ratio['energy_ratio']:.1f}x" if ratio and ratio["energy_ratio"] else "-")
+        rows.append(row)
+    table = format_table(["method", "ANN", *[f"T={t}" for t in ts], "T=2 fine-tuned",
+                          "energy ANN/SNN at T=2"], rows, markdown=True)
+    anns = ", ".join(f"{k} {v:.4f}" for k, v in sorted(doc["ann_accuracy"].items()))
+    return (f"{doc['arch']} on {doc['dataset']}, test accuracy, median of {doc['seeds']} seeds. "
+            f"ANN accuracy: {anns} (plain ReLU ANN: {doc['ann_relu_accuracy']:.4f}). Each "
+            f"converter runs on the ANN trained with the activation it is designed for (QCFS "
+            f"with L={doc['qcfs_levels']}); fine-tuning: {doc['finetune_epochs']} epochs of "
+            f"surrogate-gradient BPTT (Adam, lr {doc['finetune_lr']}) at T=2. Energy: "
+            f"{doc['energy_model']}, the fine-tuned SNN when there is one. SpikingJelly rows: "
+            f"its ann2snn Converter on the same ReLU ANN (peer).\n\n" + table)
+
+
+RENDERERS = {"ann_digits": ("ANN baselines (digits)", _ann_digits),
+             "conversion": ("DNN-to-SNN conversion", _conversion)}
 
 
 def render() -> str:
