@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections.abc import Sequence
@@ -68,7 +69,7 @@ def cmd_data_info(args: argparse.Namespace) -> int:
 
 def cmd_train_ann(args: argparse.Namespace) -> int:
     from leanspike.data import load_dataset
-    from leanspike.training import TrainConfig, resolve_device, set_seed, train_ann
+    from leanspike.training import PRESETS, resolve_device, set_seed, train_ann
     from leanspike.zoo import create_model, save_model
 
     splits = load_dataset(args.dataset, args.data_dir, download=args.download, seed=args.seed,
@@ -82,13 +83,18 @@ def cmd_train_ann(args: argparse.Namespace) -> int:
     kwargs.update(_key_values(args.model_arg or [], "--model-arg"))
     set_seed(args.seed)  # the initial weights are part of what the seed fixes
     model = create_model(args.arch, **kwargs)
-    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer,
-                         lr=args.lr, seed=args.seed, device=args.device)
+    if args.preset == "auto":
+        args.preset = {"clip": "datta2022", "qcfs": "qcfs2022"}.get(args.activation, "default")
+    overrides = {k: getattr(args, k) for k in ("epochs", "batch_size", "optimizer", "lr")
+                 if getattr(args, k) is not None}
+    config = dataclasses.replace(PRESETS[args.preset], seed=args.seed, device=args.device,
+                                 **overrides)
     device = resolve_device(args.device)
     n_params = sum(p.numel() for p in model.parameters())
     print(f"training {args.arch} ({n_params:,} parameters, activation {args.activation}) on "
           f"{args.dataset} ({len(splits.train)} train / {len(splits.test)} test) for "
-          f"{args.epochs} epochs on {device}")
+          f"{config.epochs} epochs on {device} ({args.preset} optimiser settings: "
+          f"{config.optimizer}, lr {config.lr})")
     result = train_ann(model, splits, config, progress=not args.no_progress)
     print(f"test accuracy: {result.test_accuracy:.4f}  ({args.arch} on {args.dataset}, "
           f"{result.seconds:.1f} s)")
@@ -137,6 +143,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
     splits = load_dataset(dataset, args.data_dir, seed=args.split_seed)
     set_seed(args.seed)
     ann_accuracy = evaluate(model, splits.test)
+    if args.finetune_epochs is None:  # fine-tuning is the last step of Datta & Beerel's method
+        args.finetune_epochs = 10 if args.method == "datta" else 0
     config = FinetuneConfig(epochs=args.finetune_epochs, lr=args.lr, seed=args.seed,
                             device=args.device)
     outcome = convert(model, splits, method=args.method, timesteps=args.timesteps,
@@ -358,10 +366,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--model-arg", action="append", metavar="KEY=VALUE",
                    help="builder argument, e.g. width=0.5 (repeatable, JSON values)")
     t.add_argument("--batch-norm", action="store_true", help="add batch norm after each conv")
-    t.add_argument("--epochs", type=int, default=40)
-    t.add_argument("--batch-size", type=int, default=64)
-    t.add_argument("--optimizer", default="sgd", choices=["sgd", "adam"])
-    t.add_argument("--lr", type=float, default=0.1)
+    t.add_argument("--preset", default="auto",
+                   choices=["auto", "default", "datta2022", "qcfs2022"],
+                   help="optimiser settings; auto: Datta & Beerel's for --activation clip, Bu et "
+                        "al.'s for qcfs, leanspike's default for relu. Flags below override them")
+    t.add_argument("--epochs", type=int, help="default 40")
+    t.add_argument("--batch-size", type=int, help="default 64")
+    t.add_argument("--optimizer", choices=["sgd", "adam"])
+    t.add_argument("--lr", type=float)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     t.add_argument("--data-dir", help="local folder for mnist/cifar10/cifar100")
@@ -378,7 +390,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="registry reference (name, name:VERSION, name@ann) or saved-model folder")
     c.add_argument("--method", default="datta", choices=["datta", "qcfs", "percentile", "max"])
     c.add_argument("--timesteps", type=int, default=2)
-    c.add_argument("--finetune-epochs", type=int, default=0)
+    c.add_argument("--finetune-epochs", type=int,
+                   help="surrogate-gradient fine-tuning at T (default: 10 for datta, else 0)")
     c.add_argument("--lr", type=float, default=3e-4, help="fine-tuning learning rate (Adam)")
     c.add_argument("--surrogate", default="rectangular", choices=["rectangular", "triangular"])
     c.add_argument("--energy", default="fp32-45nm", choices=["fp32-45nm", "int32-45nm"],

@@ -59,6 +59,16 @@ class TrainConfig:
             raise ConfigError(f"schedule must be 'cosine' or 'constant', got {self.schedule!r}")
 
 
+# Optimiser settings by origin. "default" trains the zoo's small models on digits in seconds;
+# the papers' settings keep their optimiser, momentum and weight decay, with a cosine schedule
+# over however many epochs the dataset needs.
+PRESETS = {
+    "default": TrainConfig(),
+    "datta2022": TrainConfig(optimizer="sgd", lr=1e-2, momentum=0.95, weight_decay=5e-4),
+    "qcfs2022": TrainConfig(optimizer="sgd", lr=0.1, momentum=0.9, weight_decay=5e-4),
+}
+
+
 @dataclass
 class TrainResult:
     test_accuracy: float

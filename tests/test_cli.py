@@ -59,6 +59,7 @@ def test_train_ann_saves_a_model_that_reloads(capsys, tmp_path):
                        str(out_dir), "--model-arg", "channels=[4,8,8]", "--model-arg",
                        "hidden=[32]", "--activation", "clip", "--activation-arg", "init_clip=3")
     assert code == 0
+    assert "datta2022 optimiser settings: sgd, lr 0.01" in out  # clip -> Datta & Beerel's
     accuracy = float(out.split("test accuracy: ")[1].split()[0])
     assert accuracy > 0.8
     model, meta = load_model(out_dir)

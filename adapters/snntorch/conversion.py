@@ -43,12 +43,16 @@ class ConversionOutcome:
 
 
 def convert(model: nn.Module, splits: Splits, *, method: str = "datta", timesteps: int = 2,
-            finetune_epochs: int | FinetuneConfig = 0, surrogate: str = "rectangular",
+            finetune_epochs: int | FinetuneConfig | None = None, surrogate: str = "rectangular",
             spike_grad=None, energy_model: EnergyModel | None = None, device: str = "auto",
             progress: bool = True) -> ConversionOutcome:
     """Convert ``model`` with ``method`` at ``timesteps``, calibrating on the training split,
     then fine-tune for ``finetune_epochs`` (or a FinetuneConfig) and evaluate on the test split.
+    By default ``datta`` fine-tunes for 10 epochs (it is the last step of the method) and the
+    other converters do not.
     """
+    if finetune_epochs is None:
+        finetune_epochs = 10 if method == "datta" else 0
     spec, report = convert_to_spec(model, splits.train, method=method, timesteps=timesteps)
     net = to_snntorch(spec, surrogate=None if spike_grad is not None else surrogate,
                       spike_grad=spike_grad)

@@ -19,7 +19,8 @@ def trained():
 
 def test_datta_at_T2_is_close_to_the_ann_and_far_above_max(trained):
     model, splits, ann_accuracy = trained
-    datta = convert(model, splits, method="datta", timesteps=2, device="cpu", progress=False)
+    datta = convert(model, splits, method="datta", timesteps=2, device="cpu", progress=False,
+                    finetune_epochs=0)
     plain = convert(model, splits, method="max", timesteps=2, device="cpu", progress=False)
     assert ann_accuracy > 0.9
     # a small, briefly trained model; benchmarks/conversion.py measures the full-size figures
