@@ -152,7 +152,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
                       energy_model=PRESETS[args.energy], device=args.device,
                       progress=not args.no_progress)
     rows = [[c.name, f"{c.clip:.4g}", f"{c.threshold:.4g}", f"{c.amplitude:.4g}",
-             f"{c.v_init:.4g}", f"{c.expected_mse:.3g}"] for c in outcome.report.layers]
+             f"{c.v_init:.4g}", "-" if c.expected_mse is None else f"{c.expected_mse:.3g}"]
+            for c in outcome.report.layers]
     print(format_table(["layer", "clip", "threshold", "amplitude", "v_init", "expected mse"],
                        rows))
     e = outcome.energy
@@ -179,6 +180,82 @@ def cmd_convert(args: argparse.Namespace) -> int:
                     "surrogate": args.surrogate,
                     "layers": [c.as_dict() for c in outcome.report.layers]})
         print(f"registered as {entry.ref} (parent {entry.parent or '-'}) in {reg.path}")
+    return 0
+
+
+def _dataset_of(reg, entry) -> str | None:
+    for e in reg.lineage(entry):
+        if isinstance(e.params.get("dataset"), str):
+            return e.params["dataset"]
+    return None
+
+
+def cmd_retrain(args: argparse.Namespace) -> int:
+    import datetime as dt
+    import warnings
+    from pathlib import Path
+
+    from leanspike.adapters.snntorch.retrain import retrain
+    from leanspike.convert import convert
+    from leanspike.data import load_dataset
+    from leanspike.plots import accuracy_energy_vs_timesteps
+    from leanspike.retrain import SpikeVanishingWarning, parse_schedule
+    from leanspike.spec import SPEC_FILE, load_spec
+    from leanspike.tables import format_table
+
+    schedule = parse_schedule(args.schedule)
+    reg = parent = None
+    if (args.snn is None) == (args.ann is None):
+        raise LeanspikeError("give exactly one of --snn REF (an SNN to retrain) or --ann REF "
+                             "(an ANN to convert with the IIR paper's method first)")
+    if args.ann is not None:
+        model, parent, dataset = _load_ann(args)
+        reg = parent.registry if parent is not None else None
+        name = args.name or (parent.name if parent else "model")
+    elif Path(args.snn).is_dir() and (Path(args.snn) / SPEC_FILE).is_file():
+        source, dataset, name = load_spec(args.snn), args.dataset or "digits", args.name
+    else:
+        reg = _registry(args)
+        parent = reg.get(args.snn)
+        source = parent
+        dataset = args.dataset or _dataset_of(reg, parent) or "digits"
+        name = args.name or parent.name
+    splits = load_dataset(dataset, args.data_dir, seed=args.split_seed)
+    if args.ann is not None:
+        source, report = convert(model, splits.train, method="iir", timesteps=schedule[0])
+        print(f"converted {args.ann} with the IIR paper's method at T={schedule[0]}: thresholds "
+              + ", ".join(f"{c.threshold:.3g}" for c in report.layers))
+        if reg is not None:
+            parent = reg.register(name, source, stage="snn", parent=parent,
+                                  params={"dataset": dataset, "method": "iir",
+                                          "timesteps": schedule[0]})
+    if reg is None and args.registry:
+        reg = _registry(args)
+    out = Path(args.out or f"runs/retrain-{name or 'snn'}-"
+               f"{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SpikeVanishingWarning)
+        result = retrain(source, splits.train, splits.test, schedule=schedule,
+                         epochs_per_stage=args.epochs_per_stage, lr=args.lr,
+                         surrogate=args.surrogate, registry=reg if name else None, name=name,
+                         parent=parent, device=args.device, seed=args.seed,
+                         progress=not args.no_progress)
+    for w in caught:
+        print(f"warning: {w.message}", file=sys.stderr)
+    rows = [[s.timesteps, f"{s.initial_accuracy:.4f}", f"{s.accuracy:.4f}",
+             f"{s.spikes_per_inference:.1f}", f"{s.synaptic_ops:.4g}", f"{s.energy_ratio:.1f}x",
+             " ".join(f"{a.rate:.3f}" for a in s.activity),
+             s.entry_ref or "-"] for s in result.stages]
+    print(format_table(["T", "initialised", "retrained", "spikes/inf", "synops", "energy ANN/SNN",
+                        "firing rate per layer", "entry"], rows))
+    out.mkdir(parents=True, exist_ok=True)
+    result.final.spec.save(out / "final_spec")
+    (out / "summary.json").write_text(json.dumps(result.as_dict(), indent=2) + "\n")
+    plot = accuracy_energy_vs_timesteps(
+        [{"timesteps": s.timesteps, "accuracy": s.accuracy, "energy_ratio": s.energy_ratio}
+         for s in result.stages], out / "accuracy_energy_vs_T.png",
+        title=f"IIR retraining on {dataset}")
+    print(f"run folder {out}: summary.json, final_spec/, {plot.name}")
     return 0
 
 
@@ -388,7 +465,8 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("convert", help="convert a trained ANN into an SNN at T time steps")
     c.add_argument("--ann", required=True,
                    help="registry reference (name, name:VERSION, name@ann) or saved-model folder")
-    c.add_argument("--method", default="datta", choices=["datta", "qcfs", "percentile", "max"])
+    c.add_argument("--method", default="datta",
+                   choices=["datta", "qcfs", "percentile", "max", "iir"])
     c.add_argument("--timesteps", type=int, default=2)
     c.add_argument("--finetune-epochs", type=int,
                    help="surrogate-gradient fine-tuning at T (default: 10 for datta, else 0)")
@@ -407,6 +485,24 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--out", help="also write the spec folder here")
     c.add_argument("--no-progress", action="store_true")
     c.set_defaults(func=cmd_convert)
+    r = sub.add_parser("retrain", help="IIR retraining down to one time step (T=5,4,...,1)")
+    r.add_argument("--snn", help="registry reference or spec folder of the SNN to retrain")
+    r.add_argument("--ann", help="or an ANN (reference or folder), converted first with the IIR "
+                                 "paper's method at the schedule's first T")
+    r.add_argument("--schedule", default="5,4,3,2,1")
+    r.add_argument("--epochs-per-stage", type=int, default=5)
+    r.add_argument("--lr", type=float, default=1e-3)
+    r.add_argument("--surrogate", default="triangular", choices=["triangular", "rectangular"])
+    r.add_argument("--dataset", help="default: the dataset recorded in the entry's lineage")
+    r.add_argument("--data-dir")
+    r.add_argument("--split-seed", type=int, default=0)
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--device", default="auto")
+    r.add_argument("--registry", metavar="PATH")
+    r.add_argument("--name", help="registry name for the stages (default: the input's name)")
+    r.add_argument("--out", help="run folder (default runs/retrain-NAME-TIMESTAMP)")
+    r.add_argument("--no-progress", action="store_true")
+    r.set_defaults(func=cmd_retrain)
     _add_registry_commands(sub)
     return parser
 

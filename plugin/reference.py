@@ -7,7 +7,7 @@ speed; training uses the adapters.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -30,6 +30,7 @@ class SimulationResult:
 
     output: torch.Tensor
     spikes: dict[int, torch.Tensor]
+    currents: dict[int, torch.Tensor] = field(default_factory=dict)  # [T, batch, ...] if asked
 
     def spike_counts(self) -> dict[int, float]:
         """Spikes per neuron per sample, summed over T, per spiking layer."""
@@ -59,8 +60,14 @@ def synaptic_current(layer: Linear | Conv2d, x: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def simulate(spec: NetworkSpec, x: torch.Tensor, *, record_spikes: bool = True,
-             timesteps: int | None = None) -> SimulationResult:
-    """Run the spec on a batch of analog inputs ``x`` [batch, *input_shape] (direct encoding)."""
+             timesteps: int | None = None, record_currents: tuple[int, ...] = (),
+             stop_after: int | None = None) -> SimulationResult:
+    """Run the spec on a batch of analog inputs ``x`` [batch, *input_shape] (direct encoding).
+
+    ``record_currents`` lists layer indices whose synaptic input current I[t] is kept;
+    ``stop_after`` ends each step at that layer (for calibrating a partly converted network,
+    whose later layers are not set yet). Without it, ``output`` is the last layer's potential.
+    """
     validate(spec)
     if tuple(x.shape[1:]) != tuple(spec.input_shape):
         raise ConfigError(f"input shape {tuple(x.shape[1:])} does not match the spec's "
@@ -69,16 +76,20 @@ def simulate(spec: NetworkSpec, x: torch.Tensor, *, record_spikes: bool = True,
     x = x.to(torch.float32)
     state: dict[int, torch.Tensor] = {}
     spikes: dict[int, list[torch.Tensor]] = {}
+    currents: dict[int, list[torch.Tensor]] = {}
     out = None
+    last = len(spec.layers) - 1 if stop_after is None else stop_after
     for _t in range(steps):
         h = x
-        for i, layer in enumerate(spec.layers):
+        for i, layer in enumerate(spec.layers[: last + 1]):
             if isinstance(layer, AvgPool2d):
                 h = F.avg_pool2d(h, layer.kernel_size, layer.stride)
             elif isinstance(layer, Flatten):
                 h = h.flatten(1)
             else:
                 current = synaptic_current(layer, h)
+                if i in record_currents:
+                    currents.setdefault(i, []).append(current)
                 n = layer.neuron
                 if i not in state:
                     state[i] = torch.zeros_like(current) + _as_tensor(n.v_init, current)
@@ -98,5 +109,7 @@ def simulate(spec: NetworkSpec, x: torch.Tensor, *, record_spikes: bool = True,
                 if record_spikes:
                     spikes.setdefault(i, []).append(s)
                 h = s * n.amplitude
-    assert out is not None
-    return SimulationResult(output=out, spikes={i: torch.stack(v) for i, v in spikes.items()})
+    if out is None:
+        out = h
+    return SimulationResult(output=out, spikes={i: torch.stack(v) for i, v in spikes.items()},
+                            currents={i: torch.stack(v) for i, v in currents.items()})

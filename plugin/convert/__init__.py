@@ -16,6 +16,7 @@ from leanspike import spec as S
 from leanspike.convert.calibration import LayerStats, collect_stats
 from leanspike.convert.chain import LayerChain, read_chain
 from leanspike.convert.methods import METHODS, LayerChoice, choose, if_spike_counts
+from leanspike.convert.sequential import sequential_thresholds
 from leanspike.errors import ConfigError
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
@@ -73,7 +74,7 @@ def build_spec(chain: LayerChain, choices: list[LayerChoice], input_shape: tuple
 
 def convert(model: nn.Module, calibration: Dataset | DataLoader, *, method: str = "datta",
             timesteps: int = 2, max_batches: int | None = None,
-            stats: list[LayerStats] | None = None,
+            stats: list[LayerStats] | None = None, iir_percentile: float = 90.0,
             device: str | torch.device = "cpu") -> tuple[S.NetworkSpec, ConversionReport]:
     """Convert a trained ANN (an nn.Sequential; batch norm is folded) into a network spec.
 
@@ -85,17 +86,26 @@ def convert(model: nn.Module, calibration: Dataset | DataLoader, *, method: str 
     if isinstance(timesteps, bool) or not isinstance(timesteps, int) or timesteps < 1:
         raise ConfigError(f"timesteps must be a positive integer, got {timesteps!r}")
     chain = read_chain(model)
-    if stats is None:
-        stats = collect_stats(chain, calibration, max_batches=max_batches, device=device)
-    choices = [choose(method, s.activation, st, timesteps)
-               for s, st in zip(chain.stages[:-1], stats, strict=True)]
     loader = calibration if isinstance(calibration, DataLoader) else DataLoader(calibration,
                                                                                  batch_size=1)
     first = next(iter(loader))
-    x = first[0] if isinstance(first, (tuple, list)) else first
+    input_shape = tuple((first[0] if isinstance(first, (tuple, list)) else first).shape[1:])
     meta = {"converted_with": method}
     builder = getattr(model, "leanspike_config", None)
     if builder is not None:
         meta["ann_builder"] = builder
-    spec = build_spec(chain, choices, tuple(x.shape[1:]), timesteps, meta)
+    hidden = [s.activation_name for s in chain.stages[:-1]]
+    if method == "iir":
+        placeholders = [LayerChoice(n, method, 1.0, 1.0, 1.0, 0.0, None, None, None)
+                        for n in hidden]
+        spec = build_spec(chain, placeholders, input_shape, timesteps, meta)
+        thresholds = sequential_thresholds(spec, calibration, percentile=iir_percentile)
+        choices = [LayerChoice(n, method, th, th, 1.0, 0.0, None, None, None)
+                   for n, th in zip(hidden, thresholds, strict=True)]
+        return spec, ConversionReport(method, timesteps, choices)
+    if stats is None:
+        stats = collect_stats(chain, calibration, max_batches=max_batches, device=device)
+    choices = [choose(method, s.activation, st, timesteps)
+               for s, st in zip(chain.stages[:-1], stats, strict=True)]
+    spec = build_spec(chain, choices, input_shape, timesteps, meta)
     return spec, ConversionReport(method, timesteps, choices)

@@ -12,6 +12,8 @@ ANN's activation:
 - ``max``: threshold = amplitude = the layer's largest pre-activation (Diehl et al. 2015).
 - ``percentile``: the same with the 99.9th percentile ("robust" normalisation, Rueckauer 2017).
 - ``qcfs``: threshold = amplitude = the QCFS lambda, v_init = lambda / 2 (Bu et al. 2022).
+- ``iir``: amplitude 1, weights kept, thresholds found layer by layer on the partly converted
+  SNN (the IIR paper's starting point; see ``sequential``).
 - ``datta``: with mu the layer's clip, threshold = a * mu and amplitude = b * mu, where (a, b)
   minimise the mean squared error  E_x[(clip(x, 0, mu) - f_T(x))^2]  over the layer's
   calibration pre-activations at the target T (v_init = 0). For each a on a grid the best b is
@@ -29,7 +31,7 @@ from leanspike.convert.calibration import LayerStats
 from leanspike.errors import ConfigError
 from torch import nn
 
-METHODS = ("max", "percentile", "datta", "qcfs")
+METHODS = ("max", "percentile", "datta", "qcfs", "iir")
 PERCENTILE = 99.9
 
 
@@ -43,9 +45,9 @@ class LayerChoice:
     threshold: float
     amplitude: float
     v_init: float
-    a: float  # threshold / clip
-    b: float  # amplitude / clip
-    expected_mse: float  # E[(clip(x,0,clip) - f_T(x))^2] on the calibration sample
+    a: float | None  # threshold / clip (datta)
+    b: float | None  # amplitude / clip (datta)
+    expected_mse: float | None  # E[(clip(x,0,clip) - f_T(x))^2] on the calibration sample
 
     def as_dict(self) -> dict:
         return asdict(self)

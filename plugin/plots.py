@@ -1,0 +1,43 @@
+"""Figures the CLI writes into run folders (matplotlib, no display needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; never opens a window
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def accuracy_energy_vs_timesteps(rows: list[dict], path: str | Path, *, title: str = "",
+                                 ann_accuracy: float | None = None) -> Path:
+    """rows: dicts with 'timesteps', 'accuracy', 'energy_ratio' (one line per 'label' if given)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax2 = ax.twinx()
+    labels = sorted({r.get("label", "") for r in rows})
+    for k, label in enumerate(labels):
+        pts = sorted((r for r in rows if r.get("label", "") == label),
+                     key=lambda r: r["timesteps"])
+        ts = [r["timesteps"] for r in pts]
+        ax.plot(ts, [r["accuracy"] for r in pts], "o-", color=f"C{2 * k}",
+                label=f"accuracy {label}".strip())
+        ax2.plot(ts, [r["energy_ratio"] for r in pts], "s--", alpha=0.6, color=f"C{2 * k + 1}",
+                 label=f"energy ANN/SNN {label}".strip())
+    if ann_accuracy is not None:
+        ax.axhline(ann_accuracy, color="grey", lw=0.8, ls=":", label="ANN accuracy")
+    ax.set_xlabel("time steps T")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.set_ylabel("test accuracy")
+    ax2.set_ylabel("compute energy, ANN / SNN (x)")
+    ax.invert_xaxis()  # the schedule runs from long to short
+    handles = ax.get_legend_handles_labels()
+    handles2 = ax2.get_legend_handles_labels()
+    ax.legend(handles[0] + handles2[0], handles[1] + handles2[1], loc="lower left", fontsize=8)
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
