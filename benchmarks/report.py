@@ -58,8 +58,36 @@ def _conversion(doc: dict) -> str:
             f"its ann2snn Converter on the same ReLU ANN (peer).\n\n" + table)
 
 
+def _iir(doc: dict) -> str:
+    recs = doc["records"]
+    ts = sorted({r["T"] for r in recs}, reverse=True)
+    by = {(r["variant"], r["T"]): r for r in recs}
+    rows = []
+    for v in ("iir", "direct_jump", "direct_t1"):
+        if not any(k[0] == v for k in by):
+            continue
+        one = by.get((v, 1))
+        rows.append([v] + [f"{by[(v, t)]['accuracy']:.4f}" if (v, t) in by else "-" for t in ts]
+                    + [f"{one['initial_accuracy']:.4f}" if one else "-",
+                       f"{one['spikes_per_inference']:.0f}" if one else "-",
+                       f"{one['energy_ratio']:.1f}x" if one else "-",
+                       " / ".join(f"{x:.3f}" for x in one["initial_firing_rates"]) if one else "-"])
+    table = format_table(["variant", *[f"T={t}" for t in ts], "T=1 before training",
+                          "spikes/inference at T=1", "energy ANN/SNN at T=1",
+                          "firing rates entering T=1"], rows, markdown=True)
+    return (f"{doc['arch']} on {doc['dataset']}, test accuracy, median of {doc['seeds']} seeds; "
+            f"plain ReLU ANN {doc['ann_relu_accuracy']:.4f}. All variants start from the IIR "
+            f"paper's conversion (layer-wise 90th-percentile thresholds) and get the same "
+            f"{doc['epoch_budget']} epochs (Adam amsgrad, lr {doc['lr']}, triangular "
+            f"surrogate): iir = {doc['epochs_per_stage']} per stage 5,4,3,2,1; direct_jump = "
+            f"T=5 then straight to T=1; direct_t1 = converted and trained at T=1 only. "
+            f"Firing rates: spikes per neuron per step of each spiking layer when the T=1 stage "
+            f"starts. Energy: {doc['energy_model']}.\n\n" + table)
+
+
 RENDERERS = {"ann_digits": ("ANN baselines (digits)", _ann_digits),
-             "conversion": ("DNN-to-SNN conversion", _conversion)}
+             "conversion": ("DNN-to-SNN conversion", _conversion),
+             "iir": ("Retraining down to one time step (IIR-SNN)", _iir)}
 
 
 def render() -> str:
