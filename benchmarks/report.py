@@ -74,7 +74,10 @@ def _iir(doc: dict) -> str:
                        " / ".join(f"{x:.3f}" for x in one["initial_firing_rates"]) if one else "-"])
     table = format_table(["variant", *[f"T={t}" for t in ts], "T=1 before training",
                           "spikes/inference at T=1", "energy ANN/SNN at T=1",
-                          "firing rates entering T=1"], rows, markdown=True)
+                          "firing rates entering T=1 (seed 0)"], rows, markdown=True)
+    per_seed = "; ".join(
+        f"{v} " + ", ".join(f"{a:.4f}" for a in by[(v, 1)]["accuracies"])
+        for v in ("iir", "direct_jump", "direct_t1") if (v, 1) in by)
     return (f"{doc['arch']} on {doc['dataset']}, test accuracy, median of {doc['seeds']} seeds; "
             f"plain ReLU ANN {doc['ann_relu_accuracy']:.4f}. All variants start from the IIR "
             f"paper's conversion (layer-wise 90th-percentile thresholds) and get the same "
@@ -82,7 +85,8 @@ def _iir(doc: dict) -> str:
             f"surrogate): iir = {doc['epochs_per_stage']} per stage 5,4,3,2,1; direct_jump = "
             f"T=5 then straight to T=1; direct_t1 = converted and trained at T=1 only. "
             f"Firing rates: spikes per neuron per step of each spiking layer when the T=1 stage "
-            f"starts. Energy: {doc['energy_model']}.\n\n" + table)
+            f"starts. Energy: {doc['energy_model']}. Every seed at T=1: {per_seed}.\n\n"
+            + table)
 
 
 RENDERERS = {"ann_digits": ("ANN baselines (digits)", _ann_digits),
