@@ -6,6 +6,8 @@ Needs only snnTorch and torch; no Lava, no Python-3.10-only code.
 from leanspike.adapters.snntorch.conversion import ConversionOutcome, convert
 from leanspike.adapters.snntorch.network import SpikingNetwork, SpikingOutput, to_snntorch, to_spec
 from leanspike.adapters.snntorch.neurons import SpecIntegrator, SpecLeaky
+from leanspike.adapters.snntorch.pruning import PruneResult, prune
+from leanspike.adapters.snntorch.retrain import RetrainResult, retrain
 from leanspike.adapters.snntorch.training import (
     FinetuneConfig,
     SNNEvaluation,
@@ -16,6 +18,10 @@ from leanspike.adapters.snntorch.training import (
 
 __all__ = [
     "ConversionOutcome",
+    "PruneResult",
+    "RetrainResult",
+    "prune",
+    "retrain",
     "FinetuneConfig",
     "SNNEvaluation",
     "convert",

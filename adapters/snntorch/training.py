@@ -106,6 +106,27 @@ class FinetuneResult:
     config: dict = field(default_factory=dict)
 
 
+def train_epoch(net: SpikingNetwork, loader: DataLoader, optimizer: torch.optim.Optimizer,
+                device: torch.device) -> dict:
+    """One epoch of BPTT over the network's T steps; neurons kept in range after each step."""
+    loss_fn = nn.CrossEntropyLoss()
+    net.train()
+    seen = correct = 0
+    loss_sum = 0.0
+    for x, y in loader:
+        x, y = x.to(device), y.to(device)
+        optimizer.zero_grad(set_to_none=True)
+        logits = net(x) / net.timesteps
+        loss = loss_fn(logits, y)
+        loss.backward()
+        optimizer.step()
+        _keep_in_range(net)
+        loss_sum += loss.item() * y.numel()
+        correct += int((logits.argmax(1) == y).sum())
+        seen += y.numel()
+    return {"loss": loss_sum / seen, "train_accuracy": correct / seen}
+
+
 def finetune(net: SpikingNetwork, train: Dataset, config: FinetuneConfig | None = None, *,
              progress: bool = True, desc: str = "fine-tune SNN") -> FinetuneResult:
     """Surrogate-gradient BPTT over T steps; weights, thresholds and leaks are trained."""
@@ -121,26 +142,12 @@ def finetune(net: SpikingNetwork, train: Dataset, config: FinetuneConfig | None 
                                  weight_decay=config.weight_decay, amsgrad=config.amsgrad)
     milestones = sorted({max(1, round(f * config.epochs)) for f in config.lr_milestones})
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones, gamma=0.2)
-    loss_fn = nn.CrossEntropyLoss()
     history = []
     start = time.perf_counter()
     bar = tqdm(range(config.epochs), desc=desc, unit="epoch", disable=not progress)
     for epoch in bar:
-        seen = correct = 0
-        loss_sum = 0.0
-        for x, y in loader:
-            x, y = x.to(device), y.to(device)
-            optimizer.zero_grad(set_to_none=True)
-            logits = net(x) / net.timesteps
-            loss = loss_fn(logits, y)
-            loss.backward()
-            optimizer.step()
-            _keep_in_range(net)
-            loss_sum += loss.item() * y.numel()
-            correct += int((logits.argmax(1) == y).sum())
-            seen += y.numel()
+        record = {"epoch": epoch + 1, **train_epoch(net, loader, optimizer, device)}
         scheduler.step()
-        record = {"epoch": epoch + 1, "loss": loss_sum / seen, "train_accuracy": correct / seen}
         history.append(record)
         bar.set_postfix(loss=f"{record['loss']:.3f}", acc=f"{record['train_accuracy']:.3f}")
     net.eval()

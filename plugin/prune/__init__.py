@@ -1,0 +1,42 @@
+"""Pruning spiking networks down to a few percent of their synapses: gradient rewiring (Grad R)
+and magnitude pruning, on any model's Conv/Linear weights. The training loops that use them are
+the adapter's (``leanspike.adapters.snntorch.prune``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from leanspike.prune.gradr import ALIVE, GradR
+from leanspike.prune.magnitude import (
+    apply_masks,
+    check_sparsity,
+    cubic_schedule,
+    effective_weight,
+    magnitude_masks,
+)
+from torch import nn
+
+__all__ = ["ALIVE", "GradR", "LayerConnectivity", "apply_masks", "check_sparsity",
+           "connectivity", "cubic_schedule", "magnitude_masks", "prunable"]
+
+
+def prunable(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """Every Conv2d and Linear layer (the synapses); batch norm and neurons are never pruned."""
+    return [(n, m) for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+
+
+@dataclass
+class LayerConnectivity:
+    name: str
+    total: int
+    alive: int
+
+    @property
+    def connectivity(self) -> float:
+        return self.alive / self.total if self.total else 1.0
+
+
+def connectivity(model: nn.Module) -> list[LayerConnectivity]:
+    """Live synapses per layer, by the paper's criterion |w| >= 1e-10 on the effective weight."""
+    return [LayerConnectivity(n, m.weight.numel(), int((effective_weight(m).abs() >= ALIVE).sum()))
+            for n, m in prunable(model)]
