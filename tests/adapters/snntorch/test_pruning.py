@@ -1,0 +1,76 @@
+import warnings
+
+import pytest
+import torch
+from leanspike import load_spec
+from leanspike.adapters.snntorch import convert, prune, to_snntorch
+from leanspike.data import load_dataset
+from leanspike.errors import ConfigError
+from leanspike.reference import simulate
+from leanspike.registry import Registry
+from leanspike.training import TrainConfig, set_seed, train_ann
+from leanspike.zoo import create_model
+
+
+@pytest.fixture(scope="module")
+def dense():
+    splits = load_dataset("digits")
+    set_seed(0)
+    ann = create_model("small_cnn", channels=(8, 16, 16), hidden=(32,), activation="clip")
+    train_ann(ann, splits, TrainConfig(epochs=12, device="cpu"), progress=False)
+    out = convert(ann, splits, method="datta", timesteps=1, finetune_epochs=2, device="cpu",
+                  progress=False)
+    return out.network, splits
+
+
+@pytest.mark.parametrize("method", ["gradr", "magnitude"])
+def test_measured_sparsity_matches_the_target(dense, method):
+    net, splits = dense
+    result = prune(net, splits.train, splits.test, method=method, target_sparsity=0.9, epochs=4,
+                   device="cpu", progress=False)
+    assert result.sparsity == pytest.approx(0.9, abs=0.02)
+    assert result.accuracy > 0.5
+    assert sum(c.alive for c in result.layers) < 0.12 * sum(c.total for c in result.layers)
+    assert len(result.history) == 4
+    if method == "gradr":
+        assert any("regrown" in h for h in result.history)
+    # the input network is untouched
+    assert all(not hasattr(m, "weight_mask") for m in net.modules())
+
+
+def test_masks_survive_spec_and_registry_and_outputs_match(dense, tmp_path):
+    net, splits = dense
+    reg = Registry(tmp_path / "reg")
+    result = prune(net, splits.train, splits.test, method="gradr", target_sparsity=0.8,
+                   epochs=2, device="cpu", progress=False, registry=reg, name="p")
+    spec = result.spec
+    masks = [layer.mask for _, layer in spec.weighted_layers()]
+    assert all(m is not None for m in masks)
+    assert 1 - sum(int(m.sum()) for m in masks) / sum(m.numel() for m in masks) == \
+        pytest.approx(result.sparsity, abs=1e-6)
+    back = load_spec(spec.save(tmp_path / "spec"))
+    assert back.identical(spec)
+    entry = reg.get(result.entry_ref)
+    assert entry.stage == "pruned" and entry.metrics["sparsity"] == pytest.approx(result.sparsity)
+    assert reg.load(entry).identical(spec)
+    x = splits.test.tensors[0][:64]
+    with torch.no_grad():
+        before = result.network(x)
+        after = to_snntorch(back)(x)
+    torch.testing.assert_close(after, before, rtol=0, atol=0)
+    torch.testing.assert_close(simulate(back, x).output, before, rtol=1e-5, atol=1e-5)
+    assert result.synaptic_ops > 0 and result.energy_ratio > 0
+
+
+def test_bad_pruning_arguments(dense):
+    net, splits = dense
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(ConfigError, match="unknown pruning method 'lottery'"):
+            prune(net, splits.train, splits.test, method="lottery", progress=False)
+        with pytest.raises(ConfigError, match=r"target sparsity must be in \[0, 1\)"):
+            prune(net, splits.train, splits.test, method="magnitude", target_sparsity=1.0,
+                  progress=False)
+        with pytest.raises(ConfigError, match=r"\[0.5, 1\)"):
+            prune(net, splits.train, splits.test, method="gradr", target_sparsity=0.2,
+                  epochs=1, progress=False)
