@@ -89,9 +89,35 @@ def _iir(doc: dict) -> str:
             + table)
 
 
+def _pruning(doc: dict) -> str:
+    recs = doc["records"]
+    ps = sorted({r["target_sparsity"] for r in recs})
+    by = {(r["method"], r["T"], r["target_sparsity"]): r for r in recs}
+    rows = []
+    for T in sorted({r["T"] for r in recs}):
+        for m in sorted({r["method"] for r in recs}):
+            cells = []
+            for p in ps:
+                r = by.get((m, T, p))
+                cells.append(f"{r['accuracy']:.4f} ({r['sparsity']:.3f})" if r else "-")
+            hi = by.get((m, T, ps[-1]))
+            rows.append([f"T={T}", m, f"{doc['dense_accuracy'][str(T)]:.4f}", *cells,
+                         f"{hi['synops']:.4g}" if hi else "-"])
+    table = format_table(["T", "method", "dense", *[f"p={p:g}" for p in ps],
+                          f"synops at p={ps[-1]:g}"], rows, markdown=True)
+    return (f"{doc['arch']} on {doc['dataset']}: test accuracy (measured sparsity) after "
+            f"pruning for {doc['epochs']} epochs (Adam, lr {doc['lr']}), median of "
+            f"{doc['seeds']} seeds; dense = the IIR-retrained network at that T. Grad R: "
+            f"automatic alpha, rewiring for 70% of the epochs, then the masks are fixed (cut "
+            f"to the target if rewiring fell short) and training continues; magnitude: global, "
+            f"cubic ramp over 70% of the epochs. Synaptic operations per inference count only "
+            f"live synapses.\n\n" + table)
+
+
 RENDERERS = {"ann_digits": ("ANN baselines (digits)", _ann_digits),
              "conversion": ("DNN-to-SNN conversion", _conversion),
-             "iir": ("Retraining down to one time step (IIR-SNN)", _iir)}
+             "iir": ("Retraining down to one time step (IIR-SNN)", _iir),
+             "pruning": ("Pruning (Grad R and magnitude)", _pruning)}
 
 
 def render() -> str:

@@ -259,6 +259,71 @@ def cmd_retrain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_snn(args: argparse.Namespace):
+    """(source for the adapters, registry or None, parent entry or None, dataset, name)."""
+    from pathlib import Path
+
+    from leanspike.spec import SPEC_FILE, load_spec
+
+    if Path(args.snn).is_dir() and (Path(args.snn) / SPEC_FILE).is_file():
+        reg = _registry(args) if args.registry else None
+        return load_spec(args.snn), reg, None, args.dataset or "digits", args.name
+    reg = _registry(args)
+    entry = reg.get(args.snn)
+    if entry.kind != "snn":
+        raise LeanspikeError(f"{entry.ref} is an ANN; convert it first (leanspike convert)")
+    dataset = args.dataset or _dataset_of(reg, entry) or "digits"
+    return entry, reg, entry, dataset, args.name or entry.name
+
+
+def cmd_prune(args: argparse.Namespace) -> int:
+    import datetime as dt
+    from pathlib import Path
+
+    from leanspike.adapters.snntorch import prune, to_snntorch
+    from leanspike.data import load_dataset
+    from leanspike.plots import accuracy_vs_sparsity
+    from leanspike.tables import format_table
+
+    source, reg, parent, dataset, name = _load_snn(args)
+    splits = load_dataset(dataset, args.data_dir, seed=args.split_seed)
+    targets = [float(s) for s in args.sweep.split(",")] if args.sweep else [args.sparsity]
+    net = to_snntorch(source, registry=reg)
+    print(f"pruning {args.snn} (T={net.timesteps}) with {args.method} on {dataset}, "
+          f"{args.epochs} epochs per target")
+    results = []
+    for target in targets:
+        r = prune(net, splits.train, splits.test, method=args.method, target_sparsity=target,
+                  epochs=args.epochs, lr=args.lr, registry=reg if name else None, name=name,
+                  parent=parent, device=args.device, seed=args.seed,
+                  progress=not args.no_progress)
+        results.append(r)
+        print(format_table(["layer", "synapses", "alive", "connectivity"],
+                           [[c.name, c.total, c.alive, f"{c.connectivity:.4f}"]
+                            for c in r.layers]))
+    rows = [[f"{r.target_sparsity:.3f}", f"{r.sparsity:.4f}", f"{r.dense_accuracy:.4f}",
+             f"{r.accuracy:.4f}", f"{r.synaptic_ops:.4g}", f"{r.energy_ratio:.1f}x",
+             r.entry_ref or "-"] for r in results]
+    print(format_table(["target", "sparsity", "dense accuracy", "accuracy", "synops",
+                        "energy ANN/SNN", "entry"], rows))
+    out = Path(args.out or f"runs/prune-{name or 'snn'}-"
+               f"{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}")
+    out.mkdir(parents=True, exist_ok=True)
+    summary = [{**r.metrics(), "entry": r.entry_ref, "history": r.history} for r in results]
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    for r in results:
+        r.spec.save(out / f"spec_sparsity_{r.target_sparsity:g}")
+    files = ["summary.json", "spec_sparsity_*/"]
+    if len(results) > 1:
+        plot = accuracy_vs_sparsity(
+            [{"label": args.method, "sparsity": r.sparsity, "accuracy": r.accuracy}
+             for r in results], out / "accuracy_vs_sparsity.png",
+            title=f"{args.method} on {dataset}", dense_accuracy=results[0].dense_accuracy)
+        files.append(plot.name)
+    print(f"run folder {out}: {', '.join(files)}")
+    return 0
+
+
 def _registry(args: argparse.Namespace):
     from leanspike.registry import Registry
 
@@ -503,6 +568,23 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", help="run folder (default runs/retrain-NAME-TIMESTAMP)")
     r.add_argument("--no-progress", action="store_true")
     r.set_defaults(func=cmd_retrain)
+    pr = sub.add_parser("prune", help="prune an SNN (Grad R or magnitude) at its time steps")
+    pr.add_argument("--snn", required=True, help="registry reference or spec folder")
+    pr.add_argument("--method", default="gradr", choices=["gradr", "magnitude"])
+    pr.add_argument("--sparsity", type=float, default=0.95, help="target fraction removed")
+    pr.add_argument("--sweep", help="several targets, e.g. 0.5,0.8,0.9,0.95 (plots accuracy)")
+    pr.add_argument("--epochs", type=int, default=60)
+    pr.add_argument("--lr", type=float, default=1e-3)
+    pr.add_argument("--dataset", help="default: the dataset recorded in the entry's lineage")
+    pr.add_argument("--data-dir")
+    pr.add_argument("--split-seed", type=int, default=0)
+    pr.add_argument("--seed", type=int, default=0)
+    pr.add_argument("--device", default="auto")
+    pr.add_argument("--registry", metavar="PATH")
+    pr.add_argument("--name", help="registry name (default: the input entry's name)")
+    pr.add_argument("--out", help="run folder (default runs/prune-NAME-TIMESTAMP)")
+    pr.add_argument("--no-progress", action="store_true")
+    pr.set_defaults(func=cmd_prune)
     _add_registry_commands(sub)
     return parser
 

@@ -41,3 +41,26 @@ def accuracy_energy_vs_timesteps(rows: list[dict], path: str | Path, *, title: s
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def accuracy_vs_sparsity(rows: list[dict], path: str | Path, *, title: str = "",
+                         dense_accuracy: float | None = None) -> Path:
+    """rows: dicts with 'label' (e.g. the method), 'sparsity', 'accuracy'."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for k, label in enumerate(sorted({r.get("label", "") for r in rows})):
+        pts = sorted((r for r in rows if r.get("label", "") == label),
+                     key=lambda r: r["sparsity"])
+        ax.plot([100 * r["sparsity"] for r in pts], [r["accuracy"] for r in pts], "o-",
+                color=f"C{k}", label=label or None)
+    if dense_accuracy is not None:
+        ax.axhline(dense_accuracy, color="grey", lw=0.8, ls=":", label="dense")
+    ax.set_xlabel("sparsity (% of synapses removed)")
+    ax.set_ylabel("test accuracy")
+    ax.legend(loc="lower left", fontsize=8)
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

@@ -77,7 +77,7 @@ def measured_sparsity(layers: list[LayerConnectivity]) -> float:
 
 
 def prune(model, train: Dataset, test: Dataset, *, method: str = "gradr",
-          target_sparsity: float = 0.95, epochs: int = 20, lr: float = 1e-3,
+          target_sparsity: float = 0.95, epochs: int = 60, lr: float = 1e-3,
           batch_size: int = 64, alpha: float | str = "auto", scope: str = "global",
           schedule: str = "iterative", finetune_fraction: float = 0.3,
           registry=None, name: str | None = None, parent=None,

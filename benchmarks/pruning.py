@@ -1,0 +1,115 @@
+"""Pruning a low-latency SNN: Grad R against magnitude pruning, at the same epoch budget.
+
+    python benchmarks/pruning.py --out benchmarks/results/pruning.json [--seeds 3]
+    python benchmarks/pruning.py --dataset cifar10 --arch vgg16 --data-dir DIR --device cuda
+
+Per seed: a ReLU ANN is trained, converted with the IIR paper's method at T=5 and retrained
+5,4,3,2,1 (5 epochs per stage); the T=2 and T=1 stages are the dense networks. Each is pruned to
+every target sparsity with both methods for the same number of epochs. Figures are medians over
+seeds; `accuracies` holds every seed's value.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import warnings
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import RESULTS, median, write_result  # noqa: E402
+from leanspike.adapters.snntorch import prune, retrain  # noqa: E402
+from leanspike.convert import convert  # noqa: E402
+from leanspike.data import load_dataset  # noqa: E402
+from leanspike.training import TrainConfig, resolve_device, set_seed, train_ann  # noqa: E402
+from leanspike.zoo import create_model  # noqa: E402
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=str(RESULTS / "pruning.json"))
+    parser.add_argument("--dataset", default="digits")
+    parser.add_argument("--data-dir")
+    parser.add_argument("--arch", default="small_cnn")
+    parser.add_argument("--model-args", default="{}", help="JSON builder arguments")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--ann-epochs", type=int, default=40)
+    parser.add_argument("--epochs-per-stage", type=int, default=5, help="IIR retraining")
+    parser.add_argument("--epochs", type=int, default=60, help="pruning epochs, both methods")
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--sparsities", default="0.5,0.8,0.9,0.95,0.98,0.99")
+    parser.add_argument("--timesteps", default="1,2")
+    parser.add_argument("--methods", default="gradr,magnitude")
+    parser.add_argument("--plot", help="also write accuracy-against-sparsity here")
+    parser.add_argument("--device", default="auto")
+    args = parser.parse_args(argv)
+
+    device = str(resolve_device(args.device))
+    sparsities = [float(s) for s in args.sparsities.split(",")]
+    ts = sorted(int(t) for t in args.timesteps.split(","))
+    methods = args.methods.split(",")
+    runs: dict[tuple, list[dict]] = {}
+    dense: dict[int, list[float]] = {}
+    start = time.perf_counter()
+    for seed in range(args.seeds):
+        splits = load_dataset(args.dataset, args.data_dir, augment=args.dataset != "digits")
+        set_seed(seed)
+        ann = create_model(args.arch, num_classes=splits.info.num_classes,
+                           input_shape=splits.info.input_shape, **json.loads(args.model_args))
+        train_ann(ann, splits, TrainConfig(epochs=args.ann_epochs, seed=seed, device=device),
+                  progress=False)
+        t0 = max(5, max(ts))
+        spec, _ = convert(ann.cpu().eval(), splits.train, method="iir", timesteps=t0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            chain = retrain(spec, splits.train, splits.test, schedule=tuple(range(t0, 0, -1)),
+                            epochs_per_stage=args.epochs_per_stage, device=device, seed=seed,
+                            progress=False)
+        stages = {s.timesteps: s for s in chain.stages}
+        for T in ts:
+            dense.setdefault(T, []).append(stages[T].accuracy)
+            for method in methods:
+                for p in sparsities:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        r = prune(stages[T].spec, splits.train, splits.test, method=method,
+                                  target_sparsity=p, epochs=args.epochs, lr=args.lr,
+                                  device=device, seed=seed, progress=False)
+                    runs.setdefault((method, T, p), []).append(
+                        {"sparsity": r.sparsity, "accuracy": r.accuracy,
+                         "synops": r.synaptic_ops, "energy_ratio": r.energy_ratio,
+                         "dense_accuracy": r.dense_accuracy,
+                         "connectivity": {c.name: c.connectivity for c in r.layers}})
+                    print(f"seed {seed} T={T} {method} {p}: sparsity {r.sparsity:.4f} "
+                          f"accuracy {r.accuracy:.4f} (dense {r.dense_accuracy:.4f})",
+                          flush=True)
+    records = [{
+        "method": method, "T": T, "target_sparsity": p,
+        "sparsity": median([r["sparsity"] for r in rs]),
+        "accuracy": median([r["accuracy"] for r in rs]),
+        "accuracies": [r["accuracy"] for r in rs],
+        "synops": median([r["synops"] for r in rs]),
+        "energy_ratio": median([r["energy_ratio"] for r in rs]),
+        "connectivity": rs[0]["connectivity"],
+    } for (method, T, p), rs in runs.items()]
+    payload = {"dataset": args.dataset, "arch": args.arch, "seeds": args.seeds,
+               "epochs": args.epochs, "lr": args.lr,
+               "dense_accuracy": {str(T): median(v) for T, v in dense.items()},
+               "dense_accuracies": {str(T): v for T, v in dense.items()},
+               "energy_model": "45nm FP32 (Horowitz 2014): MAC 4.6 pJ, AC 0.9 pJ",
+               "seconds": time.perf_counter() - start, "records": records}
+    path = write_result(args.out, "pruning", payload)
+    if args.plot:
+        from leanspike.plots import accuracy_vs_sparsity
+
+        accuracy_vs_sparsity([{"label": f"{r['method']} T={r['T']}", "sparsity": r["sparsity"],
+                               "accuracy": r["accuracy"]} for r in records], args.plot,
+                             title=f"pruning on {args.dataset}")
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
