@@ -45,6 +45,19 @@ def pytest_sessionfinish(session, exitstatus):
         session.exitstatus = 1
 
 
+@pytest.fixture
+def cli(capsys):
+    """Run the leanspike CLI in-process: cli("zoo", "list") -> (exit code, stdout, stderr)."""
+    from leanspike.cli import main
+
+    def run(*argv):
+        code = main(list(argv))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
 def _lif(out_shape, generator, per_neuron: bool, reset: str = "subtract"):
     if per_neuron:
         threshold = torch.rand(out_shape, generator=generator) + 0.5

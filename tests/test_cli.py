@@ -7,12 +7,6 @@ from leanspike.cli import main
 from leanspike.zoo import load_model
 
 
-def run(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def test_version_and_help(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["--version"])
@@ -32,8 +26,8 @@ def test_entry_point_runs_as_a_module():
     assert "small_cnn" in proc.stdout
 
 
-def test_zoo_list(capsys):
-    code, out, _ = run(capsys, "zoo", "list")
+def test_zoo_list(cli):
+    code, out, _ = cli("zoo", "list")
     assert code == 0
     lines = out.splitlines()
     assert lines[0].split()[:3] == ["model", "input", "spec-convertible"]
@@ -41,21 +35,21 @@ def test_zoo_list(capsys):
     assert any(line.startswith("small_cnn") and "1x8x8" in line for line in lines)
 
 
-def test_data_info(capsys, tmp_path):
-    code, out, _ = run(capsys, "data", "info", "digits")
+def test_data_info(cli, tmp_path):
+    code, out, _ = cli("data", "info", "digits")
     rows = {line[:16].strip(): line[16:].strip() for line in out.splitlines()}
     assert code == 0 and rows["train samples"] == "1347" and rows["test samples"] == "450"
-    code, out, _ = run(capsys, "data", "info", "cifar10")
+    code, out, _ = cli("data", "info", "cifar10")
     assert code == 0 and "cifar-10-batches-py" in out and "pass --data-dir" in out
-    code, out, err = run(capsys, "data", "info", "cifar10", "--data-dir", str(tmp_path / "x"))
+    code, out, err = cli("data", "info", "cifar10", "--data-dir", str(tmp_path / "x"))
     assert code == 2 and "does not exist" in err and "Traceback" not in err
-    code, _, err = run(capsys, "data", "info", "imagenet")
+    code, _, err = cli("data", "info", "imagenet")
     assert code == 2 and "unknown dataset 'imagenet'" in err
 
 
-def test_train_ann_saves_a_model_that_reloads(capsys, tmp_path):
+def test_train_ann_saves_a_model_that_reloads(cli, tmp_path):
     out_dir = tmp_path / "ann"
-    code, out, _ = run(capsys, "train-ann", "--epochs", "8", "--no-progress", "--out",
+    code, out, _ = cli("train-ann", "--epochs", "8", "--no-progress", "--out",
                        str(out_dir), "--model-arg", "channels=[4,8,8]", "--model-arg",
                        "hidden=[32]", "--activation", "clip", "--activation-arg", "init_clip=3")
     assert code == 0
@@ -67,12 +61,12 @@ def test_train_ann_saves_a_model_that_reloads(capsys, tmp_path):
     assert model.leanspike_config["kwargs"]["channels"] == [4, 8, 8]
 
 
-def test_train_ann_bad_input(capsys):
-    code, _, err = run(capsys, "train-ann", "--arch", "alexnet", "--epochs", "1")
+def test_train_ann_bad_input(cli):
+    code, _, err = cli("train-ann", "--arch", "alexnet", "--epochs", "1")
     assert code == 2 and "no model named 'alexnet'" in err
-    code, _, err = run(capsys, "train-ann", "--model-arg", "width", "--epochs", "1")
+    code, _, err = cli("train-ann", "--model-arg", "width", "--epochs", "1")
     assert code == 2 and "--model-arg expects KEY=VALUE" in err
-    code, _, err = run(capsys, "train-ann", "--dataset", "mnist", "--epochs", "1")
+    code, _, err = cli("train-ann", "--dataset", "mnist", "--epochs", "1")
     assert code == 2 and "pass --data-dir" in err
 
 

@@ -1,24 +1,17 @@
 import json
 
-from leanspike.cli import main
 from leanspike.registry import Registry
 
 
-def run(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def test_prune_cli_sweeps_registers_and_plots(tmp_path, capsys):
+def test_prune_cli_sweeps_registers_and_plots(tmp_path, cli):
     reg = str(tmp_path / "reg")
-    assert run(capsys, "train-ann", "--no-progress", "--epochs", "6", "--model-arg",
+    assert cli("train-ann", "--no-progress", "--epochs", "6", "--model-arg",
                "channels=[4,8,8]", "--model-arg", "hidden=[16]", "--activation", "clip",
                "--register", "d", "--registry", reg)[0] == 0
-    assert run(capsys, "convert", "--ann", "d", "--registry", reg, "--timesteps", "1",
+    assert cli("convert", "--ann", "d", "--registry", reg, "--timesteps", "1",
                "--finetune-epochs", "1", "--no-progress")[0] == 0
     out_dir = tmp_path / "run"
-    code, out, _ = run(capsys, "prune", "--snn", "d@snn", "--registry", reg, "--sweep",
+    code, out, _ = cli("prune", "--snn", "d@snn", "--registry", reg, "--sweep",
                        "0.5,0.9", "--epochs", "2", "--out", str(out_dir), "--no-progress")
     assert code == 0, out
     assert "connectivity" in out and "energy ANN/SNN" in out
@@ -29,9 +22,9 @@ def test_prune_cli_sweeps_registers_and_plots(tmp_path, capsys):
     assert [e.parent for e in entries] == ["d:2", "d:2"]
 
 
-def test_prune_cli_refuses_an_ann(tmp_path, capsys):
+def test_prune_cli_refuses_an_ann(tmp_path, cli):
     reg = str(tmp_path / "reg")
-    run(capsys, "train-ann", "--no-progress", "--epochs", "1", "--arch", "mlp", "--register",
+    cli("train-ann", "--no-progress", "--epochs", "1", "--arch", "mlp", "--register",
         "a", "--registry", reg)
-    code, _, err = run(capsys, "prune", "--snn", "a", "--registry", reg)
+    code, _, err = cli("prune", "--snn", "a", "--registry", reg)
     assert code == 2 and "is an ANN; convert it first" in err

@@ -1,22 +1,14 @@
 from leanspike import load_spec
-from leanspike.cli import main
 from leanspike.registry import Registry
-
-
-def run(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
 
 TINY = ["--no-progress", "--epochs", "6", "--model-arg", "channels=[4,8,8]", "--model-arg",
         "hidden=[16]", "--activation", "clip"]
 
 
-def test_convert_from_the_registry_registers_the_snn_with_its_parent(tmp_path, capsys):
+def test_convert_from_the_registry_registers_the_snn_with_its_parent(tmp_path, cli):
     reg = str(tmp_path / "reg")
-    assert run(capsys, "train-ann", *TINY, "--register", "digits", "--registry", reg)[0] == 0
-    code, out, _ = run(capsys, "convert", "--ann", "digits@ann", "--registry", reg, "--method",
+    assert cli("train-ann", *TINY, "--register", "digits", "--registry", reg)[0] == 0
+    code, out, _ = cli("convert", "--ann", "digits@ann", "--registry", reg, "--method",
                        "datta", "--timesteps", "2", "--finetune-epochs", "1", "--no-progress")
     assert code == 0, out
     assert "act1" in out and "threshold" in out and "expected mse" in out
@@ -29,10 +21,10 @@ def test_convert_from_the_registry_registers_the_snn_with_its_parent(tmp_path, c
     assert len(entry.params["layers"]) == 4
 
 
-def test_convert_from_a_folder_writes_a_spec(tmp_path, capsys):
+def test_convert_from_a_folder_writes_a_spec(tmp_path, cli):
     ann_dir, spec_dir = tmp_path / "ann", tmp_path / "spec"
-    assert run(capsys, "train-ann", *TINY, "--out", str(ann_dir))[0] == 0
-    code, out, _ = run(capsys, "convert", "--ann", str(ann_dir), "--method", "qcfs",
+    assert cli("train-ann", *TINY, "--out", str(ann_dir))[0] == 0
+    code, out, _ = cli("convert", "--ann", str(ann_dir), "--method", "qcfs",
                        "--timesteps", "4", "--out", str(spec_dir), "--no-progress",
                        "--energy", "int32-45nm")
     assert code == 0 and "INT32" in out
@@ -40,7 +32,7 @@ def test_convert_from_a_folder_writes_a_spec(tmp_path, capsys):
     assert spec.timesteps == 4 and spec.metadata["converted_with"] == "qcfs"
 
 
-def test_convert_bad_input(tmp_path, capsys):
+def test_convert_bad_input(tmp_path, cli):
     reg = tmp_path / "reg"
-    code, _, err = run(capsys, "convert", "--ann", "ghost", "--registry", str(reg))
+    code, _, err = cli("convert", "--ann", "ghost", "--registry", str(reg))
     assert code == 2 and "no entry ghost@latest" in err
