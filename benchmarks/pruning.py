@@ -39,7 +39,7 @@ def main(argv=None):
     parser.add_argument("--ann-epochs", type=int, default=40)
     parser.add_argument("--epochs-per-stage", type=int, default=5, help="IIR retraining")
     parser.add_argument("--epochs", type=int, default=60, help="pruning epochs, both methods")
-    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--lr", type=float, help="default: each method's own (see prune)")
     parser.add_argument("--sparsities", default="0.5,0.8,0.9,0.95,0.98,0.99")
     parser.add_argument("--timesteps", default="1,2")
     parser.add_argument("--methods", default="gradr,magnitude")

@@ -106,9 +106,10 @@ def _pruning(doc: dict) -> str:
     table = format_table(["T", "method", "dense", *[f"p={p:g}" for p in ps],
                           f"synops at p={ps[-1]:g}"], rows, markdown=True)
     return (f"{doc['arch']} on {doc['dataset']}: test accuracy (measured sparsity) after "
-            f"pruning for {doc['epochs']} epochs (Adam, lr {doc['lr']}), median of "
+            f"pruning for {doc['epochs']} epochs (Adam; lr "
+            f"{doc['lr'] or '3e-3 for Grad R, 1e-3 for magnitude'}), median of "
             f"{doc['seeds']} seeds; dense = the IIR-retrained network at that T. Grad R: "
-            f"automatic alpha, rewiring for 70% of the epochs, then the masks are fixed (cut "
+            f"automatic alpha, rewiring for the first half of the epochs, then the masks are fixed (cut "
             f"to the target if rewiring fell short) and training continues; magnitude: global, "
             f"cubic ramp over 70% of the epochs. Synaptic operations per inference count only "
             f"live synapses.\n\n" + table)

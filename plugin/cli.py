@@ -574,7 +574,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--sparsity", type=float, default=0.95, help="target fraction removed")
     pr.add_argument("--sweep", help="several targets, e.g. 0.5,0.8,0.9,0.95 (plots accuracy)")
     pr.add_argument("--epochs", type=int, default=60)
-    pr.add_argument("--lr", type=float, default=1e-3)
+    pr.add_argument("--lr", type=float, help="default: 3e-3 for gradr, 1e-3 for magnitude")
     pr.add_argument("--dataset", help="default: the dataset recorded in the entry's lineage")
     pr.add_argument("--data-dir")
     pr.add_argument("--split-seed", type=int, default=0)
