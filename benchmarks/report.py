@@ -109,8 +109,9 @@ def _pruning(doc: dict) -> str:
             f"pruning for {doc['epochs']} epochs (Adam; lr "
             f"{doc['lr'] or '3e-3 for Grad R, 1e-3 for magnitude'}), median of "
             f"{doc['seeds']} seeds; dense = the IIR-retrained network at that T. Grad R: "
-            f"automatic alpha, rewiring for the first half of the epochs, then the masks are fixed (cut "
-            f"to the target if rewiring fell short) and training continues; magnitude: global, "
+            f"automatic alpha, rewiring for the first half of the epochs, then the masks are "
+            f"fixed (cut to the target if rewiring fell short) and training continues; "
+            f"magnitude: global, "
             f"cubic ramp over 70% of the epochs. Synaptic operations per inference count only "
             f"live synapses.\n\n" + table)
 
