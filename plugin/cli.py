@@ -195,7 +195,7 @@ def cmd_retrain(args: argparse.Namespace) -> int:
     import warnings
     from pathlib import Path
 
-    from leanspike.adapters.snntorch.retrain import retrain
+    from leanspike.adapters.snntorch.retraining import retrain
     from leanspike.convert import convert
     from leanspike.data import load_dataset
     from leanspike.plots import accuracy_energy_vs_timesteps

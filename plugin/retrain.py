@@ -4,7 +4,7 @@ driver.
 An SNN trained at T steps initialises the one at T-1, which is retrained, and so on down to T=1.
 Jumping straight to T=1 fails because spikes vanish layer by layer; this module drives the
 stages, watches every layer's firing rate for exactly that, and registers each stage with its
-parent. The training itself is the adapter's (``leanspike.adapters.snntorch.retrain``).
+parent. The training itself is the adapter's (``leanspike.adapters.snntorch.retraining``).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from leanspike.adapters.snntorch.conversion import ConversionOutcome, convert
 from leanspike.adapters.snntorch.network import SpikingNetwork, SpikingOutput, to_snntorch, to_spec
 from leanspike.adapters.snntorch.neurons import SpecIntegrator, SpecLeaky
 from leanspike.adapters.snntorch.pruning import PruneResult, prune
-from leanspike.adapters.snntorch.retrain import RetrainResult, retrain
+from leanspike.adapters.snntorch.retraining import RetrainResult, retrain
 from leanspike.adapters.snntorch.training import (
     FinetuneConfig,
     SNNEvaluation,

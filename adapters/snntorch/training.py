@@ -91,6 +91,7 @@ class FinetuneConfig:
     device: str = "auto"
     amsgrad: bool = False
     lr_milestones: tuple[float, ...] = ()  # fractions of the epochs where lr is divided by 5
+    relative_threshold_lr: bool = False  # thresholds step in proportion to their size
 
     def __post_init__(self):
         if self.epochs < 0:
@@ -127,6 +128,23 @@ def train_epoch(net: SpikingNetwork, loader: DataLoader, optimizer: torch.optim.
     return {"loss": loss_sum / seen, "train_accuracy": correct / seen}
 
 
+def parameter_groups(net: SpikingNetwork, lr: float, relative_thresholds: bool) -> list[dict]:
+    """Adam's step is about ``lr`` whatever a parameter's scale, so a threshold of 7 moves as
+    slowly as one of 0.1; with ``relative_thresholds`` each layer's threshold gets
+    lr * mean(|threshold|), i.e. the same relative step."""
+    params = [p for p in net.parameters() if p.requires_grad]
+    if not relative_thresholds:
+        return [{"params": params}]
+    groups, special = [], set()
+    for m in net.modules():
+        if isinstance(m, SpecLeaky) and isinstance(m.threshold, nn.Parameter):
+            scale = float(m.threshold.detach().abs().mean())
+            groups.append({"params": [m.threshold], "lr": lr * max(scale, 1e-3)})
+            special.add(id(m.threshold))
+    groups.append({"params": [p for p in params if id(p) not in special]})
+    return groups
+
+
 def finetune(net: SpikingNetwork, train: Dataset, config: FinetuneConfig | None = None, *,
              progress: bool = True, desc: str = "fine-tune SNN") -> FinetuneResult:
     """Surrogate-gradient BPTT over T steps; weights, thresholds and leaks are trained."""
@@ -138,8 +156,9 @@ def finetune(net: SpikingNetwork, train: Dataset, config: FinetuneConfig | None 
     make_trainable(net, thresholds=config.train_thresholds, leaks=config.train_leaks)
     net.to(device).train()
     loader = DataLoader(train, batch_size=config.batch_size, shuffle=True, generator=generator)
-    optimizer = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=config.lr,
-                                 weight_decay=config.weight_decay, amsgrad=config.amsgrad)
+    optimizer = torch.optim.Adam(parameter_groups(net, config.lr, config.relative_threshold_lr),
+                                 lr=config.lr, weight_decay=config.weight_decay,
+                                 amsgrad=config.amsgrad)
     milestones = sorted({max(1, round(f * config.epochs)) for f in config.lr_milestones})
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones, gamma=0.2)
     history = []

@@ -65,7 +65,8 @@ def retrain(model: SpikingNetwork | nn.Module | NetworkSpec | str, train: Datase
 
     Defaults follow the IIR paper (Adam with amsgrad, lr divided by 5 at 60/80/90% of each
     stage, the triangular surrogate 0.3*max(0, 1-|u/V_th - 1|)), with the learning rate
-    scaled up from its 1e-4 for small datasets.
+    scaled up from its 1e-4 for small datasets, and each layer's threshold stepping in
+    proportion to its size (a threshold of 7 would otherwise move as slowly as one of 0.1).
     """
     steps = parse_schedule(schedule)
     epochs = list(epochs_per_stage) if isinstance(epochs_per_stage, (list, tuple)) \
@@ -77,7 +78,8 @@ def retrain(model: SpikingNetwork | nn.Module | NetworkSpec | str, train: Datase
         parent = registry.get(parent)
     net = _as_network(model, train, steps[0], surrogate, registry)
     config = {"lr": lr, "surrogate": surrogate, "epochs_per_stage": epochs, "seed": seed,
-              "optimizer": "adam(amsgrad)", "lr_milestones": [0.6, 0.8, 0.9]}
+              "optimizer": "adam(amsgrad)", "lr_milestones": [0.6, 0.8, 0.9],
+              "threshold_lr": "relative (lr x mean |threshold| per layer)"}
 
     def stage(T: int) -> StageResult:
         start = time.perf_counter()
@@ -86,7 +88,8 @@ def retrain(model: SpikingNetwork | nn.Module | NetworkSpec | str, train: Datase
         before = evaluate_snn(net, test, device=device)
         finetune(net, train, FinetuneConfig(epochs=epochs[k], lr=lr, seed=seed + k,
                                             device=device, amsgrad=True,
-                                            lr_milestones=(0.6, 0.8, 0.9)),
+                                            lr_milestones=(0.6, 0.8, 0.9),
+                                            relative_threshold_lr=True),
                  progress=progress, desc=f"retrain T={T}")
         after = evaluate_snn(net, test, device=device)
         spec = to_spec(net.cpu())

@@ -5,7 +5,7 @@ import snntorch as snn
 import torch
 from leanspike.adapters.snntorch import SpecLeaky
 from leanspike.adapters.snntorch.adopt import adopt
-from leanspike.adapters.snntorch.retrain import retrain
+from leanspike.adapters.snntorch.retraining import retrain
 from leanspike.data import load_dataset
 from leanspike.errors import ConfigError
 from leanspike.registry import Registry
