@@ -15,6 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import RESULTS, median, write_result  # noqa: E402
+
 from leanspike.data import load_dataset  # noqa: E402
 from leanspike.training import TrainConfig, set_seed, train_ann  # noqa: E402
 from leanspike.zoo import create_model  # noqa: E402

@@ -24,6 +24,7 @@ from torch.utils.data import DataLoader
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import RESULTS, median, write_result  # noqa: E402
+
 from leanspike.adapters.snntorch import (  # noqa: E402
     FinetuneConfig,
     evaluate_snn,

@@ -23,6 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import RESULTS, median, write_result  # noqa: E402
+
 from leanspike.adapters.snntorch.retraining import retrain  # noqa: E402
 from leanspike.convert import convert  # noqa: E402
 from leanspike.data import load_dataset  # noqa: E402

@@ -14,6 +14,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import RESULTS  # noqa: E402
+
 from leanspike.tables import format_table  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

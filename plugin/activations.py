@@ -9,8 +9,9 @@ optimiser learns it with the weights.
 from __future__ import annotations
 
 import torch
-from leanspike.errors import ConfigError
 from torch import nn
+
+from leanspike.errors import ConfigError
 
 
 class ClippedReLU(nn.Module):

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from leanspike.errors import ConfigError, DatasetNotFoundError, UnknownDatasetError
 from torch.utils.data import Dataset, TensorDataset
+
+from leanspike.errors import ConfigError, DatasetNotFoundError, UnknownDatasetError
 
 
 @dataclass(frozen=True)

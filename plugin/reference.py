@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
+
 from leanspike.errors import ConfigError
 from leanspike.spec import (
     LIF,

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Union
 
 import torch
+
 from leanspike.atomic import atomic_write
 from leanspike.errors import SpecError, SpecFileError
 

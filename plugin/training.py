@@ -9,11 +9,12 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
-from leanspike.data import Splits
-from leanspike.errors import ConfigError
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
+
+from leanspike.data import Splits
+from leanspike.errors import ConfigError
 
 
 def set_seed(seed: int) -> torch.Generator:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+
 from leanspike import spec as S
 
 pytest_plugins = ["pytester"]

@@ -1,5 +1,6 @@
 import pytest
 import torch
+
 from leanspike.activations import QCFS, ClippedReLU, make_activation
 from leanspike.errors import ConfigError
 

@@ -2,6 +2,7 @@ import subprocess
 import sys
 
 import pytest
+
 from leanspike import __version__
 from leanspike.cli import main
 from leanspike.zoo import load_model

@@ -3,6 +3,7 @@ import struct
 import numpy as np
 import pytest
 import torch
+
 from leanspike.data import dataset_info, list_datasets, load_dataset
 from leanspike.errors import DatasetNotFoundError, UnknownDatasetError
 

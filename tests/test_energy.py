@@ -1,5 +1,6 @@
 import pytest
 import torch
+
 from leanspike import spec as S
 from leanspike.energy import PRESETS, EnergyModel, estimate, layer_macs
 

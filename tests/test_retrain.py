@@ -1,5 +1,6 @@
 import pytest
 import torch
+
 from leanspike import spec as S
 from leanspike.errors import ConfigError
 from leanspike.registry import Registry

@@ -4,6 +4,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from leanspike import spec as S
 from leanspike.errors import SpecError, SpecFileError
 

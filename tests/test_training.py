@@ -1,5 +1,6 @@
 import pytest
 import torch
+
 from leanspike.data import load_dataset
 from leanspike.errors import ConfigError
 from leanspike.training import TrainConfig, evaluate, resolve_device, set_seed, train_ann

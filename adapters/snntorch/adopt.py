@@ -15,10 +15,11 @@ import copy
 import warnings
 
 import snntorch as snn
+from torch import nn
+
 from leanspike.adapters.snntorch.network import SpikingNetwork
 from leanspike.adapters.snntorch.neurons import SpecIntegrator, SpecLeaky
 from leanspike.errors import ConfigError
-from torch import nn
 
 _PLAIN = (nn.Conv2d, nn.Linear, nn.AvgPool2d, nn.Flatten)
 _SKIP = (nn.Dropout, nn.Identity)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from torch import nn
+
 from leanspike import spec as S
 from leanspike.adapters.snntorch.network import SpikingNetwork, to_snntorch, to_spec
 from leanspike.adapters.snntorch.training import (
@@ -18,7 +20,6 @@ from leanspike.convert import ConversionReport
 from leanspike.convert import convert as convert_to_spec
 from leanspike.data import Splits
 from leanspike.energy import EnergyModel, EnergyReport, estimate
-from torch import nn
 
 
 @dataclass

@@ -12,12 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+from torch import nn
+from torch.nn.utils import prune
+
 from leanspike import spec as S
 from leanspike.adapters.snntorch.neurons import SpecIntegrator, SpecLeaky
 from leanspike.errors import ConfigError, SpecError
 from leanspike.registry.sources import resolve_spec
-from torch import nn
-from torch.nn.utils import prune
 
 
 @dataclass

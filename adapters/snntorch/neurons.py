@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import snntorch as snn
 import torch
+
 from leanspike.adapters.snntorch.surrogates import threshold_relative_spike
 
 

@@ -12,6 +12,10 @@ import time
 from dataclasses import dataclass, field
 
 import torch
+from torch.nn.utils import prune as torch_prune
+from torch.utils.data import DataLoader, Dataset
+from tqdm.auto import tqdm
+
 from leanspike.adapters.snntorch.network import SpikingNetwork, to_snntorch, to_spec
 from leanspike.adapters.snntorch.training import (
     evaluate_snn,
@@ -32,9 +36,6 @@ from leanspike.prune import (
 )
 from leanspike.spec import NetworkSpec
 from leanspike.training import resolve_device, set_seed
-from torch.nn.utils import prune as torch_prune
-from torch.utils.data import DataLoader, Dataset
-from tqdm.auto import tqdm
 
 METHODS = ("gradr", "magnitude")
 DEFAULT_LR = {"gradr": 3e-3, "magnitude": 1e-3}

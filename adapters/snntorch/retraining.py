@@ -11,6 +11,9 @@ import time
 from dataclasses import dataclass, field
 
 import torch
+from torch import nn
+from torch.utils.data import Dataset
+
 from leanspike.adapters.snntorch.adopt import adopt
 from leanspike.adapters.snntorch.network import SpikingNetwork, to_snntorch, to_spec
 from leanspike.adapters.snntorch.neurons import SpecLeaky
@@ -19,8 +22,6 @@ from leanspike.energy import EnergyModel, estimate
 from leanspike.errors import ConfigError
 from leanspike.retrain import StageResult, layer_activity, parse_schedule, run_schedule
 from leanspike.spec import NetworkSpec
-from torch import nn
-from torch.utils.data import Dataset
 
 
 @dataclass

@@ -12,13 +12,14 @@ import time
 from dataclasses import asdict, dataclass, field
 
 import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+from tqdm.auto import tqdm
+
 from leanspike.adapters.snntorch.network import SpikingNetwork
 from leanspike.adapters.snntorch.neurons import SpecIntegrator, SpecLeaky
 from leanspike.errors import ConfigError
 from leanspike.training import resolve_device, set_seed
-from torch import nn
-from torch.utils.data import DataLoader, Dataset
-from tqdm.auto import tqdm
 
 MIN_THRESHOLD = 1e-4
 

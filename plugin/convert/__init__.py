@@ -12,14 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
 from leanspike import spec as S
 from leanspike.convert.calibration import LayerStats, collect_stats
 from leanspike.convert.chain import LayerChain, read_chain
 from leanspike.convert.methods import METHODS, LayerChoice, choose, if_spike_counts
 from leanspike.convert.sequential import sequential_thresholds
 from leanspike.errors import ConfigError
-from torch import nn
-from torch.utils.data import DataLoader, Dataset
 
 __all__ = ["METHODS", "ConversionReport", "LayerChoice", "convert", "if_spike_counts",
            "read_chain"]

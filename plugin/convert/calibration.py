@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from leanspike.convert.chain import LayerChain
 from torch.utils.data import DataLoader, Dataset
+
+from leanspike.convert.chain import LayerChain
 
 
 @dataclass

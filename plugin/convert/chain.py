@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from torch import nn
+
 from leanspike.activations import QCFS, ClippedReLU
 from leanspike.errors import ConfigError
 from leanspike.zoo.batchnorm import fold_batch_norm
-from torch import nn
 
 ACTIVATIONS = (nn.ReLU, ClippedReLU, QCFS)
 _IGNORED = (nn.Dropout, nn.Identity)

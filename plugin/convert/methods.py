@@ -26,10 +26,11 @@ import warnings
 from dataclasses import asdict, dataclass
 
 import torch
+from torch import nn
+
 from leanspike.activations import QCFS, ClippedReLU
 from leanspike.convert.calibration import LayerStats
 from leanspike.errors import ConfigError
-from torch import nn
 
 METHODS = ("max", "percentile", "datta", "qcfs", "iir")
 PERCENTILE = 99.9

@@ -11,10 +11,11 @@ already converted.
 from __future__ import annotations
 
 import torch
+from torch.utils.data import DataLoader, Dataset
+
 from leanspike import spec as S
 from leanspike.errors import ConfigError
 from leanspike.reference import simulate
-from torch.utils.data import DataLoader, Dataset
 
 MAX_VALUES = 1_000_000  # torch.quantile's input limit is 16M; a uniform subsample suffices
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from torch import nn
+
 from leanspike.prune.gradr import ALIVE, GradR
 from leanspike.prune.magnitude import (
     apply_masks,
@@ -14,7 +16,6 @@ from leanspike.prune.magnitude import (
     effective_weight,
     magnitude_masks,
 )
-from torch import nn
 
 __all__ = ["ALIVE", "GradR", "LayerConnectivity", "apply_masks", "check_sparsity",
            "connectivity", "cubic_schedule", "magnitude_masks", "prunable"]

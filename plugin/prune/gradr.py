@@ -23,8 +23,9 @@ import math
 from collections.abc import Iterable
 
 import torch
-from leanspike.errors import ConfigError
 from torch import nn
+
+from leanspike.errors import ConfigError
 
 ALIVE = 1e-10  # the paper's connectivity criterion: |w| >= 1e-10
 

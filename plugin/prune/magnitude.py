@@ -5,9 +5,10 @@ training in between. Masks are applied with torch's own ``torch.nn.utils.prune``
 from __future__ import annotations
 
 import torch
-from leanspike.errors import ConfigError
 from torch import nn
 from torch.nn.utils import prune
+
+from leanspike.errors import ConfigError
 
 
 def check_sparsity(value: float) -> float:

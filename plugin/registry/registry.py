@@ -24,12 +24,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from torch import nn
+
 from leanspike.errors import EntryNotFoundError, RegistryError
 from leanspike.registry.references import Ref, check_name, check_tag, parse_ref
 from leanspike.registry.store import BlobStore
 from leanspike.spec import NetworkSpec, spec_from_bytes, spec_to_bytes
 from leanspike.zoo.checkpoint import model_from_bytes, model_to_bytes
-from torch import nn
 
 INDEX_FILE = "index.sqlite"
 SCHEMA_VERSION = 1

@@ -10,9 +10,10 @@ from __future__ import annotations
 import copy
 from collections import OrderedDict
 
-from leanspike.errors import ConfigError
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval, fuse_linear_bn_eval
+
+from leanspike.errors import ConfigError
 
 _PAIRS = ((nn.Conv2d, nn.BatchNorm2d), (nn.Linear, nn.BatchNorm1d))
 

@@ -10,8 +10,9 @@ import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from leanspike.errors import ConfigError, UnknownModelError
 from torch import nn
+
+from leanspike.errors import ConfigError, UnknownModelError
 
 
 @dataclass(frozen=True)

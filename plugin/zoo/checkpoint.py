@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
+
 from leanspike.atomic import atomic_write
 from leanspike.errors import ConfigError, ModelFileError, UnknownModelError
 from leanspike.zoo.builders import create_model
-from torch import nn
 
 FORMAT_NAME = "leanspike.ann"
 FORMAT_VERSION = 1

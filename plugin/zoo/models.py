@@ -15,10 +15,11 @@ from collections import OrderedDict
 from collections.abc import Sequence
 
 import torch
+from torch import nn
+
 from leanspike.activations import make_activation
 from leanspike.errors import ConfigError
 from leanspike.zoo.builders import register_model
-from torch import nn
 
 
 def _act(activation: str, activation_args: dict | None) -> nn.Module:

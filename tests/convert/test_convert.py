@@ -1,13 +1,14 @@
 import pytest
 import torch
+from torch import nn
+from torch.utils.data import TensorDataset
+
 from leanspike.activations import QCFS, ClippedReLU
 from leanspike.convert import METHODS, convert, if_spike_counts
 from leanspike.convert.methods import datta_search
 from leanspike.errors import ConfigError
 from leanspike.reference import simulate
 from leanspike.zoo import create_model
-from torch import nn
-from torch.utils.data import TensorDataset
 
 
 def _data(n=512, features=6, seed=0):

@@ -1,8 +1,9 @@
 import torch
-from leanspike.convert import convert
-from leanspike.reference import simulate
 from torch import nn
 from torch.utils.data import TensorDataset
+
+from leanspike.convert import convert
+from leanspike.reference import simulate
 
 
 def test_iir_conversion_sets_layerwise_percentile_thresholds_on_the_snn():

@@ -1,8 +1,9 @@
 import pytest
 import torch
+from torch import nn
+
 from leanspike.errors import ConfigError
 from leanspike.prune import GradR, connectivity
-from torch import nn
 
 
 def test_a_pruned_synapse_receives_gradient_and_regrows():

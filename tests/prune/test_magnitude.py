@@ -1,8 +1,9 @@
 import pytest
 import torch
+from torch import nn
+
 from leanspike.errors import ConfigError
 from leanspike.prune import apply_masks, cubic_schedule, effective_weight, magnitude_masks
-from torch import nn
 
 
 def _layers():

@@ -1,4 +1,5 @@
 import pytest
+
 from leanspike.errors import RegistryError
 from leanspike.registry import Ref, parse_ref
 

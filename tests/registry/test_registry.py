@@ -3,6 +3,7 @@ import sqlite3
 
 import pytest
 import torch
+
 from leanspike.adapters.snntorch import to_snntorch
 from leanspike.errors import EntryNotFoundError, RegistryError
 from leanspike.reference import simulate

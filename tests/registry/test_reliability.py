@@ -8,6 +8,7 @@ import textwrap
 import time
 
 import pytest
+
 from leanspike.registry import Registry
 
 WRITER = textwrap.dedent("""

@@ -1,8 +1,9 @@
 import pytest
 import torch
+from torch import nn
+
 from leanspike.errors import ConfigError
 from leanspike.zoo import create_model, fold_batch_norm
-from torch import nn
 
 
 def _train_bn_stats(model, shape):

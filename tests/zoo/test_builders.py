@@ -1,5 +1,6 @@
 import pytest
 import torch
+
 from leanspike.errors import ConfigError, UnknownModelError
 from leanspike.zoo import create_model, list_models, model_entry
 

@@ -2,6 +2,7 @@ import json
 
 import pytest
 import torch
+
 from leanspike.errors import ModelFileError
 from leanspike.zoo import create_model, load_model, save_model
 from leanspike.zoo.checkpoint import MODEL_FILE, STATE_FILE

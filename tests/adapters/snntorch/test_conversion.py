@@ -1,6 +1,7 @@
 import pytest
 import snntorch as snn
 import torch
+
 from leanspike.adapters.snntorch import FinetuneConfig, SpecLeaky, convert, to_spec
 from leanspike.data import load_dataset
 from leanspike.reference import simulate

@@ -1,6 +1,7 @@
 import pytest
 import snntorch as snn
 import torch
+
 from leanspike import spec as S
 from leanspike.adapters.snntorch import SpecIntegrator, SpecLeaky, to_snntorch, to_spec
 from leanspike.errors import SpecError

@@ -2,6 +2,7 @@ import warnings
 
 import pytest
 import torch
+
 from leanspike import load_spec
 from leanspike.adapters.snntorch import convert, prune, to_snntorch
 from leanspike.data import load_dataset

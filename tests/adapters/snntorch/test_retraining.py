@@ -3,13 +3,14 @@ import warnings
 import pytest
 import snntorch as snn
 import torch
+from torch import nn
+
 from leanspike.adapters.snntorch import SpecLeaky
 from leanspike.adapters.snntorch.adopt import adopt
 from leanspike.adapters.snntorch.retraining import retrain
 from leanspike.data import load_dataset
 from leanspike.errors import ConfigError
 from leanspike.registry import Registry
-from torch import nn
 
 
 @pytest.fixture(scope="module")

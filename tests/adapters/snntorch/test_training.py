@@ -1,0 +1,33 @@
+import pytest
+import torch
+
+from leanspike.adapters.snntorch import FinetuneConfig, SpecLeaky, make_trainable, to_snntorch
+from leanspike.adapters.snntorch.training import finetune, parameter_groups
+from leanspike.errors import ConfigError
+
+
+def test_relative_threshold_learning_rates(make_conv_spec):
+    net = to_snntorch(make_conv_spec(per_neuron=True))
+    make_trainable(net)
+    groups = parameter_groups(net, 1e-3, relative_thresholds=True)
+    neurons = [m for m in net.modules() if isinstance(m, SpecLeaky)]
+    assert len(groups) == len(neurons) + 1
+    for group, neuron in zip(groups, neurons):
+        assert group["params"] == [neuron.threshold]
+        assert group["lr"] == pytest.approx(1e-3 * float(neuron.threshold.abs().mean()))
+    n_params = sum(len(g["params"]) for g in groups)
+    assert n_params == len([p for p in net.parameters() if p.requires_grad])
+    assert len(parameter_groups(net, 1e-3, relative_thresholds=False)) == 1
+
+
+def test_finetune_keeps_neurons_in_range(make_mlp_spec):
+    spec = make_mlp_spec(sizes=(12, 20, 5))
+    net = to_snntorch(spec, surrogate="rectangular")
+    data = torch.utils.data.TensorDataset(torch.randn(64, 12), torch.randint(0, 5, (64,)))
+    result = finetune(net, data, FinetuneConfig(epochs=3, lr=0.5, device="cpu"), progress=False)
+    assert len(result.history) == 3
+    for m in net.modules():
+        if isinstance(m, SpecLeaky):
+            assert float(m.threshold.min()) > 0 and 0 <= float(m.beta) <= 1
+    with pytest.raises(ConfigError, match="lr must be > 0"):
+        FinetuneConfig(lr=0)
