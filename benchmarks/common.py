@@ -50,3 +50,44 @@ def write_result(path: str | os.PathLike, name: str, payload: dict) -> Path:
 
 def median(values):
     return statistics.median(values)
+
+
+def add_common_arguments(parser, out_name: str, *, ann_epochs_flag: str = "--epochs") -> None:
+    """The options every benchmark shares: where to write, what data and model, how many
+    seeds, which device."""
+    parser.add_argument("--out", default=str(RESULTS / out_name))
+    parser.add_argument("--dataset", default="digits")
+    parser.add_argument("--data-dir")
+    parser.add_argument("--arch", default="small_cnn")
+    parser.add_argument("--model-args", default="{}", help="JSON builder arguments")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument(ann_epochs_flag, type=int, default=40, dest="ann_epochs",
+                        help="ANN training epochs")
+    parser.add_argument("--device", default="auto")
+
+
+def seed_splits(args):
+    """The dataset for one seed's run (CIFAR gets crop-and-flip augmentation)."""
+    from leanspike.data import load_dataset
+
+    return load_dataset(args.dataset, args.data_dir, augment=args.dataset != "digits")
+
+
+def trained_ann(args, splits, seed: int, *, activation: str = "relu",
+                activation_args: dict | None = None, lr: float | None = None):
+    """(model on the CPU in eval mode, test accuracy) of the zoo ANN trained for one seed."""
+    import json
+
+    from leanspike.training import TrainConfig, resolve_device, set_seed, train_ann
+    from leanspike.zoo import create_model
+
+    set_seed(seed)
+    model = create_model(args.arch, num_classes=splits.info.num_classes,
+                         input_shape=splits.info.input_shape, activation=activation,
+                         activation_args=activation_args, **json.loads(args.model_args))
+    config = TrainConfig(epochs=args.ann_epochs, seed=seed,
+                         device=str(resolve_device(args.device)))
+    if lr is not None:
+        config.lr = lr
+    result = train_ann(model, splits, config, progress=False)
+    return model.cpu().eval(), result.test_accuracy

@@ -23,7 +23,13 @@ from torch.utils.data import DataLoader
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import RESULTS, median, write_result  # noqa: E402
+from common import (  # noqa: E402
+    add_common_arguments,
+    median,
+    seed_splits,
+    trained_ann,
+    write_result,
+)
 
 from leanspike.adapters.snntorch import (  # noqa: E402
     FinetuneConfig,
@@ -35,10 +41,8 @@ from leanspike.adapters.snntorch import (  # noqa: E402
 from leanspike.convert import convert  # noqa: E402
 from leanspike.convert.calibration import collect_stats  # noqa: E402
 from leanspike.convert.chain import read_chain  # noqa: E402
-from leanspike.data import load_dataset  # noqa: E402
 from leanspike.energy import estimate  # noqa: E402
-from leanspike.training import TrainConfig, resolve_device, set_seed, train_ann  # noqa: E402
-from leanspike.zoo import create_model  # noqa: E402
+from leanspike.training import resolve_device  # noqa: E402
 
 ANN_FOR = {"max": "relu", "percentile": "relu", "datta": "clip", "qcfs": "qcfs"}
 
@@ -67,13 +71,7 @@ def spikingjelly_peer(ann, splits, timesteps, device):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default=str(RESULTS / "conversion.json"))
-    parser.add_argument("--dataset", default="digits")
-    parser.add_argument("--data-dir")
-    parser.add_argument("--arch", default="small_cnn")
-    parser.add_argument("--model-args", default="{}", help="JSON builder arguments")
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--epochs", type=int, default=40, help="ANN training epochs")
+    add_common_arguments(parser, "conversion.json")
     parser.add_argument("--lr", type=float, default=0.1, help="ANN learning rate (SGD)")
     parser.add_argument("--finetune-epochs", type=int, default=10)
     parser.add_argument("--finetune-lr", type=float, default=3e-4)
@@ -81,9 +79,7 @@ def main(argv=None):
     parser.add_argument("--qcfs-levels", type=int, default=4)
     parser.add_argument("--methods", default="max,percentile,datta,qcfs")
     parser.add_argument("--no-peer", action="store_true")
-    parser.add_argument("--device", default="auto")
     args = parser.parse_args(argv)
-    import json
 
     device = resolve_device(args.device)
     timesteps = [int(t) for t in args.timesteps.split(",")]
@@ -92,19 +88,14 @@ def main(argv=None):
     ann_acc: dict[str, list[float]] = {}
     start = time.perf_counter()
     for seed in range(args.seeds):
-        splits = load_dataset(args.dataset, args.data_dir, augment=args.dataset != "digits")
+        splits = seed_splits(args)
         anns = {}
         for activation in sorted({ANN_FOR[m] for m in methods} | {"relu"}):
-            set_seed(seed)
             act_args = {"levels": args.qcfs_levels} if activation == "qcfs" else None
-            model = create_model(args.arch, num_classes=splits.info.num_classes,
-                                 input_shape=splits.info.input_shape, activation=activation,
-                                 activation_args=act_args, **json.loads(args.model_args))
-            r = train_ann(model, splits, TrainConfig(epochs=args.epochs, lr=args.lr, seed=seed,
-                                                     device=str(device)), progress=False)
-            anns[activation] = model.cpu().eval()
-            ann_acc.setdefault(activation, []).append(r.test_accuracy)
-            print(f"seed {seed}: {activation} ANN {r.test_accuracy:.4f}", flush=True)
+            anns[activation], accuracy = trained_ann(args, splits, seed, activation=activation,
+                                                     activation_args=act_args, lr=args.lr)
+            ann_acc.setdefault(activation, []).append(accuracy)
+            print(f"seed {seed}: {activation} ANN {accuracy:.4f}", flush=True)
         for method in methods:
             ann = anns[ANN_FOR[method]]
             stats = collect_stats(read_chain(ann), splits.train)
@@ -144,7 +135,7 @@ def main(argv=None):
         })
     payload = {
         "dataset": args.dataset, "arch": args.arch, "seeds": args.seeds,
-        "ann_epochs": args.epochs, "finetune_epochs": args.finetune_epochs,
+        "ann_epochs": args.ann_epochs, "finetune_epochs": args.finetune_epochs,
         "finetune_lr": args.finetune_lr, "qcfs_levels": args.qcfs_levels,
         "ann_relu_accuracy": median(ann_acc["relu"]),
         "ann_accuracy": {k: median(v) for k, v in ann_acc.items()},

@@ -14,7 +14,6 @@ percentile thresholds on the partly converted SNN) at T=5. Variants, each with 5
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 import warnings
@@ -22,29 +21,26 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import RESULTS, median, write_result  # noqa: E402
+from common import (  # noqa: E402
+    add_common_arguments,
+    median,
+    seed_splits,
+    trained_ann,
+    write_result,
+)
 
 from leanspike.adapters.snntorch.retraining import retrain  # noqa: E402
 from leanspike.convert import convert  # noqa: E402
-from leanspike.data import load_dataset  # noqa: E402
-from leanspike.training import TrainConfig, resolve_device, set_seed, train_ann  # noqa: E402
-from leanspike.zoo import create_model  # noqa: E402
+from leanspike.training import resolve_device  # noqa: E402
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default=str(RESULTS / "iir.json"))
-    parser.add_argument("--dataset", default="digits")
-    parser.add_argument("--data-dir")
-    parser.add_argument("--arch", default="small_cnn")
-    parser.add_argument("--model-args", default="{}", help="JSON builder arguments")
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--epochs", type=int, default=40, help="ANN training epochs")
+    add_common_arguments(parser, "iir.json")
     parser.add_argument("--epochs-per-stage", type=int, default=5)
     parser.add_argument("--lr", type=float, default=1e-3, help="retraining learning rate")
     parser.add_argument("--t0", type=int, default=5)
     parser.add_argument("--plot", help="also write the accuracy/energy plot here")
-    parser.add_argument("--device", default="auto")
     args = parser.parse_args(argv)
 
     device = str(resolve_device(args.device))
@@ -55,14 +51,9 @@ def main(argv=None):
     ann_accs = []
     start = time.perf_counter()
     for seed in range(args.seeds):
-        splits = load_dataset(args.dataset, args.data_dir, augment=args.dataset != "digits")
-        set_seed(seed)
-        ann = create_model(args.arch, num_classes=splits.info.num_classes,
-                           input_shape=splits.info.input_shape, **json.loads(args.model_args))
-        ann_accs.append(train_ann(ann, splits, TrainConfig(epochs=args.epochs, seed=seed,
-                                                           device=device),
-                                  progress=False).test_accuracy)
-        ann = ann.cpu().eval()
+        splits = seed_splits(args)
+        ann, accuracy = trained_ann(args, splits, seed)
+        ann_accs.append(accuracy)
         variants = {
             "iir": (args.t0, schedule, [E] * len(schedule)),
             "direct_jump": (args.t0, (args.t0, 1), [E, budget - E]),
@@ -100,7 +91,7 @@ def main(argv=None):
             "initial_firing_rates": rs[0]["initial_firing_rates"],
         })
     payload = {"dataset": args.dataset, "arch": args.arch, "seeds": args.seeds,
-               "ann_epochs": args.epochs, "epochs_per_stage": E, "epoch_budget": budget,
+               "ann_epochs": args.ann_epochs, "epochs_per_stage": E, "epoch_budget": budget,
                "lr": args.lr, "ann_relu_accuracy": median(ann_accs), "ann_accuracies": ann_accs,
                "energy_model": "45nm FP32 (Horowitz 2014): MAC 4.6 pJ, AC 0.9 pJ",
                "seconds": time.perf_counter() - start, "records": records}

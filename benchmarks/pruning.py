@@ -12,7 +12,6 @@ seeds; `accuracies` holds every seed's value.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 import warnings
@@ -20,24 +19,22 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import RESULTS, median, write_result  # noqa: E402
+from common import (  # noqa: E402
+    add_common_arguments,
+    median,
+    seed_splits,
+    trained_ann,
+    write_result,
+)
 
 from leanspike.adapters.snntorch import prune, retrain  # noqa: E402
 from leanspike.convert import convert  # noqa: E402
-from leanspike.data import load_dataset  # noqa: E402
-from leanspike.training import TrainConfig, resolve_device, set_seed, train_ann  # noqa: E402
-from leanspike.zoo import create_model  # noqa: E402
+from leanspike.training import resolve_device  # noqa: E402
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default=str(RESULTS / "pruning.json"))
-    parser.add_argument("--dataset", default="digits")
-    parser.add_argument("--data-dir")
-    parser.add_argument("--arch", default="small_cnn")
-    parser.add_argument("--model-args", default="{}", help="JSON builder arguments")
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--ann-epochs", type=int, default=40)
+    add_common_arguments(parser, "pruning.json", ann_epochs_flag="--ann-epochs")
     parser.add_argument("--epochs-per-stage", type=int, default=5, help="IIR retraining")
     parser.add_argument("--epochs", type=int, default=60, help="pruning epochs, both methods")
     parser.add_argument("--lr", type=float, help="default: each method's own (see prune)")
@@ -45,7 +42,6 @@ def main(argv=None):
     parser.add_argument("--timesteps", default="1,2")
     parser.add_argument("--methods", default="gradr,magnitude")
     parser.add_argument("--plot", help="also write accuracy-against-sparsity here")
-    parser.add_argument("--device", default="auto")
     args = parser.parse_args(argv)
 
     device = str(resolve_device(args.device))
@@ -56,14 +52,10 @@ def main(argv=None):
     dense: dict[int, list[float]] = {}
     start = time.perf_counter()
     for seed in range(args.seeds):
-        splits = load_dataset(args.dataset, args.data_dir, augment=args.dataset != "digits")
-        set_seed(seed)
-        ann = create_model(args.arch, num_classes=splits.info.num_classes,
-                           input_shape=splits.info.input_shape, **json.loads(args.model_args))
-        train_ann(ann, splits, TrainConfig(epochs=args.ann_epochs, seed=seed, device=device),
-                  progress=False)
+        splits = seed_splits(args)
+        ann, _ = trained_ann(args, splits, seed)
         t0 = max(5, max(ts))
-        spec, _ = convert(ann.cpu().eval(), splits.train, method="iir", timesteps=t0)
+        spec, _ = convert(ann, splits.train, method="iir", timesteps=t0)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             chain = retrain(spec, splits.train, splits.test, schedule=tuple(range(t0, 0, -1)),
