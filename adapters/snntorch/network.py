@@ -17,6 +17,7 @@ from torch.nn.utils import prune
 
 from leanspike import spec as S
 from leanspike.adapters.snntorch.neurons import SpecIntegrator, SpecLeaky
+from leanspike.convert.chain import shape_layer
 from leanspike.errors import ConfigError, SpecError
 from leanspike.registry.sources import resolve_spec
 
@@ -144,10 +145,6 @@ def _scalar_or_tensor(t: torch.Tensor):
     return float(t) if t.dim() == 0 else t.clone()
 
 
-def _pair(v) -> tuple[int, int]:
-    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
-
-
 def _spec_layer(module: nn.Module, index: int) -> S.Layer:
     if isinstance(module, (nn.Linear, nn.Conv2d)):
         if hasattr(module, "weight_orig"):
@@ -164,15 +161,8 @@ def _spec_layer(module: nn.Module, index: int) -> S.Layer:
                             f"padding are supported")
         return S.Conv2d(weight, bias, mask, stride=tuple(module.stride),
                         padding=tuple(module.padding))
-    if isinstance(module, nn.AvgPool2d):
-        if module.padding not in (0, (0, 0)) or module.ceil_mode:
-            raise SpecError(f"layers[{index}] ({module}): padded or ceil-mode pooling is not "
-                            f"supported")
-        k = module.kernel_size
-        s = module.stride if module.stride is not None else k
-        return S.AvgPool2d(_pair(k), _pair(s))
-    if isinstance(module, nn.Flatten):
-        return S.Flatten()
+    if isinstance(module, (nn.AvgPool2d, nn.Flatten)):
+        return shape_layer(module, f"layers[{index}] ({module})")
     raise SpecError(f"layers[{index}]: {type(module).__name__} has no network-spec equivalent "
                     f"(supported: Linear, Conv2d, AvgPool2d, Flatten, SpecLeaky, SpecIntegrator)")
 

@@ -17,7 +17,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from leanspike import spec as S
 from leanspike.convert.calibration import LayerStats, collect_stats
-from leanspike.convert.chain import LayerChain, read_chain
+from leanspike.convert.chain import LayerChain, read_chain, shape_layer
 from leanspike.convert.methods import METHODS, LayerChoice, choose, if_spike_counts
 from leanspike.convert.sequential import sequential_thresholds
 from leanspike.errors import ConfigError
@@ -38,18 +38,7 @@ class ConversionReport:
 
 
 def _post_layers(items) -> list[S.Layer]:
-    out: list[S.Layer] = []
-    for name, m in items:
-        if isinstance(m, nn.Flatten):
-            if m.start_dim != 1 or m.end_dim != -1:
-                raise ConfigError(f"cannot convert layer {name!r}: only Flatten(1, -1) is "
-                                  f"supported")
-            out.append(S.Flatten())
-        else:
-            pair = (lambda v: tuple(v) if isinstance(v, (tuple, list)) else (v, v))  # noqa: E731
-            out.append(S.AvgPool2d(pair(m.kernel_size),
-                                   pair(m.stride if m.stride is not None else m.kernel_size)))
-    return out
+    return [shape_layer(m, f"cannot convert layer {name!r}") for name, m in items]
 
 
 def _weighted(layer: nn.Module, neuron) -> S.Layer:

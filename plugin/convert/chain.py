@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 
 from torch import nn
 
+from leanspike import spec as S
 from leanspike.activations import QCFS, ClippedReLU
-from leanspike.errors import ConfigError
+from leanspike.errors import ConfigError, SpecError
 from leanspike.zoo.batchnorm import fold_batch_norm
 
 ACTIVATIONS = (nn.ReLU, ClippedReLU, QCFS)
@@ -44,6 +45,22 @@ class LayerChain:
     model: nn.Sequential  # the batch-norm-folded copy the stages belong to
     before: list[tuple[str, nn.Module]]  # pools / flatten applied to the input itself
     stages: list[WeightedStage]
+
+
+def _pair(v) -> tuple[int, int]:
+    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+
+
+def shape_layer(module: nn.AvgPool2d | nn.Flatten, where: str) -> S.Layer:
+    """The spec layer of a torch AvgPool2d or Flatten (shared by conversion and extraction)."""
+    if isinstance(module, nn.Flatten):
+        if module.start_dim != 1 or module.end_dim != -1:
+            raise SpecError(f"{where}: only Flatten(1, -1) is supported")
+        return S.Flatten()
+    if module.padding not in (0, (0, 0)) or module.ceil_mode:
+        raise SpecError(f"{where}: padded or ceil-mode pooling is not supported")
+    stride = module.stride if module.stride is not None else module.kernel_size
+    return S.AvgPool2d(_pair(module.kernel_size), _pair(stride))
 
 
 def _flatten(module: nn.Module, prefix: str = "") -> list[tuple[str, nn.Module]]:
