@@ -1,0 +1,328 @@
+"""ProcessModels for the Processes in ``process.py``: floating point and Loihi fixed point.
+
+The neuron arithmetic is ``leanspike.loihi``'s (``lif_float`` / ``lif_fixed``), applied to
+Lava's arrays, so the Lava run, the torch emulation and the single-process model share one
+definition; what Lava adds is the synapses (its Dense/Sparse/Conv processes), the messaging,
+the pipeline timing and the per-sample resets.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse
+import torch
+from lava.magma.core.decorator import implements, requires, tag
+from lava.magma.core.model.py.model import PyLoihiProcessModel
+from lava.magma.core.model.py.ports import PyInPort, PyOutPort
+from lava.magma.core.model.py.type import LavaPyType
+from lava.magma.core.model.sub.model import AbstractSubProcessModel
+from lava.magma.core.resources import CPU
+from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
+from lava.proc.conv.process import Conv
+from lava.proc.dense.process import Dense
+from lava.proc.sparse.process import Sparse
+
+from leanspike.adapters.lava.layout import StageLayout, conv_kernel_to_lava, pair_to_lava
+from leanspike.adapters.lava.procs.process import Readout, SpecNetwork, SpecNeuron, StreamInput
+from leanspike.loihi.emulate import lif_float
+from leanspike.loihi.fixed_point import FixedStage, lif_fixed
+
+FLOAT_MESSAGE_BITS = 24  # any value > 0 makes Lava's synapses weigh graded payloads
+
+
+def window(time_step: int, stage_index: int, timesteps: int) -> tuple[int, int]:
+    """(sample j, step tau from 0) that stage ``stage_index``'s neurons process now; j < 0
+    before the first sample arrives."""
+    rel = time_step - stage_index - 2
+    if rel < 0:
+        return -1, 0
+    return rel // timesteps, rel % timesteps
+
+
+# --------------------------------------------------------------------------------------------
+# input and readout
+
+
+class _StreamInputModel(PyLoihiProcessModel):
+    def run_spk(self) -> None:
+        j = (self.time_step - 1) // self.proc_params["timesteps"]
+        if j < self.data.shape[0]:
+            self.s_out.send(self.data[j])
+        else:
+            self.s_out.send(np.zeros(self.data.shape[1:], dtype=self.data.dtype))
+
+
+@implements(proc=StreamInput, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("floating_pt")
+class PyStreamInputFloat(_StreamInputModel):
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
+    data: np.ndarray = LavaPyType(np.ndarray, float)
+
+
+@implements(proc=StreamInput, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PyStreamInputFixed(_StreamInputModel):
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
+    data: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+
+
+class _ReadoutModel(PyLoihiProcessModel):
+    def run_spk(self) -> None:
+        a = self.a_in.recv()
+        p = self.proc_params
+        rel = self.time_step - p["latency"]
+        if rel > 0 and rel % p["timesteps"] == 0:
+            j = rel // p["timesteps"] - 1
+            if j < p["num_samples"]:
+                self.output[j] = a
+
+
+@implements(proc=Readout, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("floating_pt")
+class PyReadoutFloat(_ReadoutModel):
+    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
+    output: np.ndarray = LavaPyType(np.ndarray, float)
+
+
+@implements(proc=Readout, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PyReadoutFixed(_ReadoutModel):
+    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
+    output: np.ndarray = LavaPyType(np.ndarray, np.int64)
+
+
+# --------------------------------------------------------------------------------------------
+# neurons
+
+
+class _SpecNeuronModel(PyLoihiProcessModel):
+    def __init__(self, proc_params) -> None:
+        super().__init__(proc_params)
+        p = proc_params
+        self.timesteps, self.stage_index = p["timesteps"], p["stage_index"]
+        self.num_samples, self.recording = p["num_samples"], p["record"]
+        self.reset_mode, self.is_spiking = p["reset"], p["spiking"]
+
+    def step(self, v: torch.Tensor, a: torch.Tensor):
+        raise NotImplementedError
+
+    def run_spk(self) -> None:
+        a = self.a_in.recv()
+        j, tau = window(self.time_step, self.stage_index, self.timesteps)
+        if j >= 0 and tau == 0:
+            self.v[:] = self.v_init
+        v, s = self.step(torch.from_numpy(self.v.copy()), torch.from_numpy(np.asarray(a)))
+        self.v[:] = v.numpy()
+        if s is None:
+            self.s_out.send(self.v.copy())
+            return
+        s = s.numpy()
+        if 0 <= j < self.num_samples:
+            self.spike_count += s
+            if self.recording:
+                self.spikes[j * self.timesteps + tau] = s
+        self.s_out.send(s)
+
+
+@implements(proc=SpecNeuron, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("floating_pt")
+class PySpecNeuronFloat(_SpecNeuronModel):
+    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
+    v: np.ndarray = LavaPyType(np.ndarray, float)
+    v_init: np.ndarray = LavaPyType(np.ndarray, float)
+    threshold: np.ndarray = LavaPyType(np.ndarray, float)
+    bias: np.ndarray = LavaPyType(np.ndarray, float)
+    spike_count: np.ndarray = LavaPyType(np.ndarray, np.int64)
+    spikes: np.ndarray = LavaPyType(np.ndarray, bool)
+
+    def step(self, v, a):
+        th = torch.from_numpy(self.threshold) if self.is_spiking else None
+        return lif_float(v, a.to(torch.float64), torch.from_numpy(self.bias),
+                         self.proc_params["leak"], th, self.reset_mode)
+
+
+@implements(proc=SpecNeuron, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PySpecNeuronFixed(_SpecNeuronModel):
+    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
+    v: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+    v_init: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+    threshold: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=17)
+    bias: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=13)
+    spike_count: np.ndarray = LavaPyType(np.ndarray, np.int64)
+    spikes: np.ndarray = LavaPyType(np.ndarray, bool)
+
+    def step(self, v, a):
+        th = torch.from_numpy(self.threshold.astype(np.int64)) if self.is_spiking else None
+        return lif_fixed(v.to(torch.int64), a.to(torch.int64),
+                         torch.from_numpy(self.bias.astype(np.int64)),
+                         self.proc_params["dv"], th, self.reset_mode)
+
+
+# --------------------------------------------------------------------------------------------
+# the whole network, one Lava process per synapse and per neuron population
+
+
+def neuron_params(stage, layout: StageLayout) -> dict:
+    """SpecNeuron arguments for a float Stage or a FixedStage, in Lava order."""
+    if isinstance(stage, FixedStage):
+        st = stage.stage
+        th = stage.vth if st.spiking else torch.zeros(st.output_shape, dtype=torch.int64)
+        values = dict(threshold=th, bias=stage.bias_mant, v_init=stage.v_init)
+        leak, dv = 1.0 - stage.dv / 4096, stage.dv
+    else:
+        st = stage
+        th = st.threshold if st.spiking else torch.zeros(st.output_shape, dtype=torch.float64)
+        values = dict(threshold=th, bias=st.bias, v_init=st.v_init)
+        leak, dv = st.leak, 0
+    out = {name: layout.neurons_to_lava(t) for name, t in values.items()}
+    return dict(shape=layout.output_shape, leak=leak, dv=dv, reset=st.reset,
+                spiking=st.spiking, **out)
+
+
+def build_synapse(stage, layout: StageLayout, message_bits: int):
+    """Lava's Dense, Sparse (masked dense) or Conv process for a stage."""
+    if isinstance(stage, FixedStage):
+        st = stage.stage
+        weight = stage.weight.clone()
+        extra = dict(weight_exp=stage.weight_exp, num_weight_bits=8)
+        dtype = np.int32
+    else:
+        st, weight, extra, dtype = stage, stage.effective_weight(), {}, np.float64
+    if st.kind == "conv":
+        if isinstance(stage, FixedStage):
+            # Lava's Conv model ignores weight_exp: the exponent goes into the integers
+            weight = weight << stage.weight_exp
+            extra = {}
+        if st.mask is not None:
+            weight = weight * st.mask
+        return Conv(weight=conv_kernel_to_lava(weight).astype(dtype),
+                    input_shape=layout.input_shape, padding=pair_to_lava(st.padding),
+                    stride=pair_to_lava(st.stride), num_message_bits=message_bits, **extra)
+    w = weight.numpy().astype(dtype)
+    if st.mask is not None:
+        live = st.mask.numpy()
+        rows, cols = np.nonzero(live)
+        sparse = scipy.sparse.csr_matrix((w[rows, cols], (rows, cols)), shape=w.shape)
+        return Sparse(weights=sparse, num_message_bits=message_bits, **extra)
+    return Dense(weights=w, num_message_bits=message_bits, **extra)
+
+
+@implements(proc=SpecNetwork, protocol=LoihiProtocol)
+class SpecNetworkPerLayerModel(AbstractSubProcessModel):
+    """The deployment path: Dense/Sparse/Conv synapses and SpecNeuron populations."""
+
+    def __init__(self, proc) -> None:
+        p = proc.proc_params
+        stages, layouts = p["stages"], p["layouts"]
+        fixed = isinstance(stages[0], FixedStage)
+        self.neurons = []
+        previous = None
+        for k, (stage, layout) in enumerate(zip(stages, layouts)):
+            bits = (p["input_bits"] if fixed else FLOAT_MESSAGE_BITS) if k == 0 else 0
+            synapse = build_synapse(stage, layout, bits)
+            neuron = SpecNeuron(timesteps=p["timesteps"], stage_index=k,
+                                num_samples=p["num_samples"], record=p["record"],
+                                **neuron_params(stage, layout))
+            synapse.a_out.connect(neuron.a_in)
+            if previous is None:
+                proc.in_ports.inp.connect(synapse.s_in)
+            elif layouts[k - 1].kind == "conv" and layout.kind == "dense":
+                previous.s_out.transpose([2, 1, 0]).flatten().connect(synapse.s_in)
+            else:
+                previous.s_out.connect(synapse.s_in)
+            setattr(self, f"synapse_{k}", synapse)
+            setattr(self, f"neuron_{k}", neuron)
+            getattr(proc.vars, f"spike_count_{k}").alias(neuron.spike_count)
+            getattr(proc.vars, f"spikes_{k}").alias(neuron.spikes)
+            self.neurons.append(neuron)
+            previous = neuron
+        previous.s_out.connect(proc.out_ports.out)
+
+
+# --------------------------------------------------------------------------------------------
+# the whole network in one process: same timing, same arithmetic, no messaging between layers
+
+
+class _FastNetworkModel(PyLoihiProcessModel):
+    """The whole network in one Lava process: the per-layer path's timing and arithmetic
+    without the messaging between layers (Lava's cost is per process, not per neuron)."""
+
+    def __init__(self, proc_params) -> None:
+        super().__init__(proc_params)
+        p = proc_params
+        self.stages, self.layouts = p["stages"], p["layouts"]
+        self.timesteps, self.num_samples = p["timesteps"], p["num_samples"]
+        self.recording = p["record"]
+        self.is_fixed = isinstance(self.stages[0], FixedStage)
+        self.dtype = torch.int64 if self.is_fixed else torch.float64
+        self.shapes = [(st.stage if self.is_fixed else st).output_shape for st in self.stages]
+        self.buffers = [torch.zeros((1, *shape), dtype=self.dtype) for shape in self.shapes]
+        self.state = [torch.zeros((1, *shape), dtype=self.dtype) for shape in self.shapes]
+
+    def _neuron(self, stage, v, a):
+        if self.is_fixed:
+            return lif_fixed(v, a, stage.bias_mant, stage.dv, stage.vth, stage.reset)
+        return lif_float(v, a, stage.bias, stage.leak, stage.threshold, stage.reset)
+
+    def run_spk(self) -> None:
+        h = self.layouts[0].inputs_from_lava(np.asarray(self.inp.recv())[None]).to(self.dtype)
+        for k, stage in enumerate(self.stages):
+            a_now = self.buffers[k]  # a synapse delivers last step's input, as in Lava
+            self.buffers[k] = stage.synapse(h).reshape(1, *self.shapes[k]).to(self.dtype)
+            j, tau = window(self.time_step, k, self.timesteps)
+            if j >= 0 and tau == 0:
+                self.state[k] = stage.v_init.to(self.dtype).expand_as(self.state[k]).clone()
+            self.state[k], s = self._neuron(stage, self.state[k], a_now)
+            if s is None:
+                break
+            if 0 <= j < self.num_samples:
+                s_lava = self.layouts[k].neurons_to_lava(s[0])
+                getattr(self, f"spike_count_{k}")[:] += s_lava
+                if self.recording:
+                    getattr(self, f"spikes_{k}")[j * self.timesteps + tau] = s_lava
+            h = s.to(self.dtype)
+        self.out.send(self.layouts[-1].neurons_to_lava(self.state[-1][0]))
+
+
+class _FastFloat(_FastNetworkModel):
+    inp: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
+    out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
+
+
+class _FastFixed(_FastNetworkModel):
+    inp: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
+    out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
+
+
+_FAST_MODELS: dict[tuple[bool, int], type] = {}
+
+
+def fast_network_model(fixed: bool, num_stages: int) -> type:
+    """The single-process ProcessModel of a ``num_stages`` SpecNetwork.
+
+    Lava wants every Var typed on the model class and no more, and SpecNetwork has Vars per
+    stage, so the class is made per depth; run configs select it through
+    ``exception_proc_model_map`` (the per-layer SubProcessModel stays Lava's default choice).
+    """
+    key = (fixed, num_stages)
+    if key not in _FAST_MODELS:
+        attrs = {"__module__": __name__, "__doc__": _FastNetworkModel.__doc__}
+        for k in range(num_stages):
+            attrs[f"spike_count_{k}"] = LavaPyType(np.ndarray, np.int64)
+            attrs[f"spikes_{k}"] = LavaPyType(np.ndarray, bool)
+        base = _FastFixed if fixed else _FastFloat
+        cls = type(f"PySpecNetworkFast{'Fixed' if fixed else 'Float'}{num_stages}", (base,), attrs)
+        cls = implements(proc=SpecNetwork, protocol=LoihiProtocol)(cls)
+        cls = requires(CPU)(cls)
+        cls = tag("fixed_pt" if fixed else "floating_pt")(cls)
+        _FAST_MODELS[key] = cls
+    return _FAST_MODELS[key]

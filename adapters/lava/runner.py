@@ -1,0 +1,175 @@
+"""Stream many samples through one Lava run and read back logits and spike counts.
+
+Each sample gets exactly T steps of network time; the neurons reset at the start of each of
+their windows and the readout takes the output potential when a window closes, L steps
+(one per synapse) after the input was sent. The runtime is stopped however the run ends
+(errors, Ctrl-C), which also ends Lava's worker processes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from leanspike.adapters.lava.layout import StageLayout
+from leanspike.errors import ConfigError
+from leanspike.loihi import fixed_point as fx
+from leanspike.loihi.stages import Stage, to_stages
+from leanspike.registry.sources import resolve_spec
+from leanspike.spec import NetworkSpec
+
+# backend name -> (fixed point, single-process model)
+BACKENDS = {
+    "lava-float": (False, False),
+    "lava-fixed": (True, False),
+    "lava-fast-float": (False, True),
+    "lava-fast-fixed": (True, True),
+}
+
+
+@dataclass
+class LavaRun:
+    """What a Lava run gives back, in torch order and real units."""
+
+    backend: str
+    output: torch.Tensor                      # [N, *output_shape] logits
+    spike_counts: dict[int, torch.Tensor]     # spec layer index -> spikes per neuron, all samples
+    seconds: float
+    steps: int
+    num_samples: int
+    raw_output: torch.Tensor | None = None    # fixed point: the output potential's integers
+    spikes: dict[int, torch.Tensor] = field(default_factory=dict)  # [T, N, ...] when recorded
+
+    @property
+    def predictions(self) -> torch.Tensor:
+        return self.output.flatten(1).argmax(1)
+
+    @property
+    def samples_per_s(self) -> float:
+        return self.num_samples / self.seconds if self.seconds > 0 else float("inf")
+
+    def spikes_per_neuron(self) -> dict[int, float]:
+        """Mean spikes per neuron per sample, per spiking layer (as SimulationResult's)."""
+        return {i: float(c.sum()) / (c.numel() * self.num_samples)
+                for i, c in self.spike_counts.items()}
+
+
+@dataclass
+class DeployedNetwork:
+    """A spec prepared for Lava: float stages, and the fixed-point network where used."""
+
+    spec: NetworkSpec
+    stages: list[Stage]
+    fixed: fx.FixedNetwork | None = None
+
+    @property
+    def layouts(self) -> list[StageLayout]:
+        return [StageLayout.of(s) for s in self.stages]
+
+
+def prepare(source, *, registry=None, fixed: bool = False, calibration: torch.Tensor | None = None,
+            input_range: float | None = None, fixed_network: fx.FixedNetwork | None = None
+            ) -> DeployedNetwork:
+    """Fold the spec into stages (failing on bad specs before any Lava process exists) and,
+    for fixed point, quantise with the input range of ``calibration`` or ``input_range``."""
+    spec = resolve_spec(source, registry).validate()
+    stages = to_stages(spec)
+    if fixed and fixed_network is None:
+        fixed_network = fx.quantize(stages, calibration, timesteps=spec.timesteps,
+                                    input_range=input_range)
+    return DeployedNetwork(spec, stages, fixed_network if fixed else None)
+
+
+@contextlib.contextmanager
+def _torch_single_threaded():
+    """Lava forks its workers, and torch's thread pool does not survive a fork: a worker's
+    first multi-threaded op (Lava's own Conv uses torch) deadlocks. One thread while Lava's
+    processes start and run avoids it."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run_config(fixed: bool, fast: bool, num_stages: int):
+    from lava.magma.core.run_configs import Loihi2SimCfg
+
+    from leanspike.adapters.lava.procs.models import fast_network_model
+    from leanspike.adapters.lava.procs.process import SpecNetwork
+    exceptions = {SpecNetwork: fast_network_model(fixed, num_stages)} if fast else {}
+    return Loihi2SimCfg(select_tag="fixed_pt" if fixed else "floating_pt",
+                        select_sub_proc_model=True, exception_proc_model_map=exceptions)
+
+
+def run(source, x: torch.Tensor, backend: str = "lava-float", *, registry=None,
+        calibration: torch.Tensor | None = None, input_range: float | None = None,
+        deployed: DeployedNetwork | None = None, record: bool = False) -> LavaRun:
+    """Run a batch of samples ``x`` [N, *input_shape] through a Lava network built from
+    ``source`` (spec, entry, reference or folder). Fixed-point backends quantise the inputs
+    with the range of ``calibration`` (default: ``x`` itself) unless ``deployed`` is given.
+    ``record`` keeps every spike (for ``verify``); counts are always kept."""
+    if backend not in BACKENDS:
+        raise ConfigError(f"unknown Lava backend {backend!r}; known: {', '.join(BACKENDS)}")
+    fixed, fast = BACKENDS[backend]
+    if deployed is None:
+        deployed = prepare(source, registry=registry, fixed=fixed,
+                           calibration=x if calibration is None else calibration,
+                           input_range=input_range)
+    elif fixed and deployed.fixed is None:
+        raise ConfigError(f"backend {backend!r} needs a fixed-point network; prepare(..., "
+                          f"fixed=True)")
+    spec = deployed.spec
+    if tuple(x.shape[1:]) != tuple(spec.input_shape):
+        raise ConfigError(f"input shape {tuple(x.shape[1:])} does not match the spec's "
+                          f"input_shape {spec.input_shape}")
+    if len(x) == 0:
+        raise ConfigError("no samples to run")
+    layouts = deployed.layouts
+    stages = deployed.fixed.stages if fixed else deployed.stages
+    timesteps, n = spec.timesteps, len(x)
+    data = deployed.fixed.quantize_input(x) if fixed else x.to(torch.float64)
+    data = layouts[0].inputs_to_lava(data)
+    data = data.astype(np.int32) if fixed else data
+
+    from leanspike.adapters.lava.procs.process import Readout, SpecNetwork, StreamInput
+    from lava.magma.core.run_conditions import RunSteps
+
+    source_proc = StreamInput(data=data, timesteps=timesteps)
+    network = SpecNetwork(stages=stages, layouts=layouts, timesteps=timesteps, num_samples=n,
+                          input_bits=deployed.fixed.input_bits if fixed else 0, record=record)
+    readout = Readout(shape=layouts[-1].output_shape, num_samples=n, timesteps=timesteps,
+                      latency=len(stages))
+    source_proc.s_out.connect(network.inp)
+    network.out.connect(readout.a_in)
+    steps = n * timesteps + len(stages)
+    try:
+        start = time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()), _torch_single_threaded():
+            source_proc.run(condition=RunSteps(num_steps=steps), run_cfg=_run_config(fixed, fast, len(stages)))
+        seconds = time.perf_counter() - start
+        raw = readout.output.get()
+        counts, recorded = {}, {}
+        for k, (stage, layout) in enumerate(zip(deployed.stages, layouts)):
+            if not stage.spiking:
+                continue
+            counts[stage.layer_index] = layout.neurons_from_lava(
+                getattr(network, f"spike_count_{k}").get().astype(np.int64))
+            if record:
+                s = layout.neurons_from_lava(getattr(network, f"spikes_{k}").get().astype(bool))
+                recorded[stage.layer_index] = (s.reshape(n, timesteps, *stage.output_shape)
+                                               .transpose(0, 1).to(torch.float32))
+    finally:
+        source_proc.stop()
+    out = layouts[-1].neurons_from_lava(raw.reshape(n, *layouts[-1].output_shape))
+    raw_out = None
+    if fixed:
+        raw_out = out.to(torch.int64)
+        out = raw_out.to(torch.float64) * deployed.fixed.output_scale
+    return LavaRun(backend, out.to(torch.float32), counts, seconds, steps, n, raw_out, recorded)
