@@ -18,7 +18,8 @@ first layer receives the input as graded 8-bit spikes, x = x_int * input_step, s
 unit covers input_step as well. Spikes are 1; the spec's amplitude is in the next weights.
 
 u_l is chosen so that the largest weight uses the full 8-bit mantissa, unless the threshold
-would then need more than 17 bits.
+would then need more than 17 bits or the bias more than 13: then weights give up precision
+(``StageQuantisation.weight_rmse`` reports it).
 """
 
 from __future__ import annotations
@@ -170,21 +171,24 @@ def _round_clip(x: torch.Tensor, lo: int, hi: int) -> tuple[torch.Tensor, int]:
     return r.clamp(lo, hi).to(torch.int64), clipped
 
 
-def quantize_stage(stage: Stage, input_scale: float, max_weight_exp: int = 0
-                   ) -> tuple[FixedStage, StageQuantisation]:
+def quantize_stage(stage: Stage, input_scale: float, max_weight_exp: int = 0,
+                   timesteps: int = 2) -> tuple[FixedStage, StageQuantisation]:
     w = stage.effective_weight() * input_scale  # weight per input unit
     w_max = float(w.abs().max())
-    # weight unit: the largest weight uses the whole mantissa (2 * 127 = 254 weight units)
+    # weight unit: the largest weight uses the whole mantissa (2 * 127 = 254 weight units) ...
     unit = w_max / (2 * WEIGHT_MANT_MAX) if w_max > 0 else 1.0
     th = stage.threshold
+    th_min = float(th.min()) if th is not None else 0.0
+    th_max = float(th.max()) if th is not None else 0.0
+    # ... finer for thresholds and biases through the weight exponent, where allowed ...
     exp = 0
-    if th is not None:
-        th_min, th_max = float(th.min()), float(th.max())
-        # finer units for thresholds and biases via the weight exponent, where allowed
-        while exp < max_weight_exp and th_min / (unit / 2) < 64 and th_max / (unit / 2) <= VTH_MANT_MAX:
-            unit, exp = unit / 2, exp + 1
-        if th_max / unit > VTH_MANT_MAX:  # threshold needs more than 17 bits: coarser units
-            unit = th_max / VTH_MANT_MAX
+    while (exp < max_weight_exp and th is not None and th_min / (unit / 2) < 64
+           and th_max / (unit / 2) <= VTH_MANT_MAX):
+        unit, exp = unit / 2, exp + 1
+    # ... and coarser where the threshold (17 bits) or the bias (13 bits) would not fit. At
+    # T = 1 the initial potential rides on the bias (the netx export relies on it).
+    bias = stage.bias + (stage.leak * stage.v_init if timesteps == 1 else 0.0)
+    unit = max(unit, th_max / VTH_MANT_MAX, float(bias.abs().max()) / BIAS_MANT_MAX)
     step = 2 * (1 << exp)                       # weight units per mantissa step
     mant = torch.round(w / (unit * step)).clamp(-WEIGHT_MANT_MAX - 1, WEIGHT_MANT_MAX)
     weight = (2 * mant).to(torch.int64)
@@ -229,7 +233,8 @@ def quantize(stages: list[Stage], inputs: torch.Tensor | None = None, *, timeste
     input_step = input_range / ((1 << (input_bits - 1)) - 1)
     fixed, report = [], []
     for k, stage in enumerate(stages):
-        fs, rep = quantize_stage(stage, input_step if k == 0 else 1.0, max_weight_exp)
+        fs, rep = quantize_stage(stage, input_step if k == 0 else 1.0, max_weight_exp,
+                                 timesteps)
         fixed.append(fs)
         report.append(rep)
     return FixedNetwork(fixed, input_step, input_bits, timesteps, stages[0].input_shape, report)

@@ -1,0 +1,80 @@
+"""Run a netx HDF5 file with lava-dl's own ``netx.hdf5.Network``: the reference for what the
+Loihi 2 toolchain will see, fed and read the same way as leanspike's own Lava networks."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import time
+
+import h5py
+import numpy as np
+import torch
+
+from leanspike.adapters.lava.runner import LavaRun, _torch_single_threaded
+from leanspike.errors import ConfigError
+
+
+def _file_info(path) -> dict:
+    with h5py.File(path, "r") as f:
+        attrs = dict(f.attrs)
+        layers = f["layer"]
+        types = [layers[str(i)]["type"][0].decode() for i in range(len(layers))]
+        shapes = {i: tuple(layers[str(i)]["shape"][()]) for i in range(len(layers))
+                  if "shape" in layers[str(i)]}
+        sparse = any("weight" in layers[str(i)] and (layers[str(i)]["weight"][()] == 0).mean()
+                     > 0.5 for i in range(len(layers)) if types[i] == "dense")
+    return dict(attrs=attrs, types=types, shapes=shapes, sparse=sparse)
+
+
+def run_netx(path: str | os.PathLike, x: torch.Tensor, *, timesteps: int | None = None,
+             input_step: float | None = None, input_bits: int | None = None) -> LavaRun:
+    """Run ``x`` [N, *input_shape] (analog; quantised with the file's input step) through
+    lava-dl netx's network from ``path`` in Lava's fixed point, one sample per T steps.
+
+    Output: the last layer's potential at the end of each window, in v units scaled by the
+    file's ``output_scale``; spike counts are not read (netx blocks do not count)."""
+    from lava.lib.dl.netx.hdf5 import Network
+    from lava.magma.core.run_conditions import RunSteps
+    from lava.magma.core.run_configs import Loihi2SimCfg
+    from lava.proc.monitor.process import Monitor
+
+    from leanspike.adapters.lava.layout import StageLayout
+    from leanspike.adapters.lava.procs.process import StreamInput
+
+    info = _file_info(path)
+    attrs = info["attrs"]
+    timesteps = int(attrs.get("timesteps", 0)) if timesteps is None else timesteps
+    input_step = float(attrs["input_step"]) if input_step is None else input_step
+    input_bits = int(attrs["input_bits"]) if input_bits is None else input_bits
+    if timesteps < 1:
+        raise ConfigError(f"{path}: the number of time steps is not in the file; pass timesteps")
+    top = (1 << (input_bits - 1)) - 1
+    xq = torch.round(x.to(torch.float64) / input_step).clamp(-top, top).to(torch.int64)
+    kind = "conv" if x.dim() == 4 else "dense"
+    data = StageLayout(kind, (), ()).inputs_to_lava(xq).astype(np.int32)
+    n = len(x)
+    with contextlib.redirect_stdout(io.StringIO()):
+        net = Network(net_config=str(path), reset_interval=timesteps, reset_offset=1,
+                      input_message_bits=input_bits, sparse_fc_layer=info["sparse"])
+    source = StreamInput(data=data, timesteps=timesteps)
+    source.s_out.connect(net.inp)
+    latency = len(net.layers)
+    steps = n * timesteps + latency
+    monitor = Monitor()
+    monitor.probe(net.layers[-1].neuron.v, steps)
+    try:
+        start = time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()), _torch_single_threaded():
+            source.run(condition=RunSteps(num_steps=steps),
+                       run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
+        seconds = time.perf_counter() - start
+        trace = monitor.get_data()[net.layers[-1].neuron.name]["v"]
+    finally:
+        source.stop()
+    trace = np.asarray(trace).reshape(steps, -1)
+    ends = [j * timesteps + timesteps + latency - 1 for j in range(n)]  # 0-based rows
+    raw = torch.from_numpy(trace[ends].astype(np.int64))
+    out = raw.to(torch.float64) * float(attrs.get("output_scale", 1.0))
+    return LavaRun("netx", out.to(torch.float32), {}, seconds, steps, n, raw)
