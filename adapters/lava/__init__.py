@@ -72,3 +72,15 @@ def network_spec(source, registry=None) -> NetworkSpec:
 
 
 __all__ = ["LAVA_VERSIONS", "network_spec"]
+
+from leanspike.adapters.lava.runner import (  # noqa: E402
+    BACKENDS,
+    DeployedNetwork,
+    LavaRun,
+    prepare,
+    run,
+)
+from leanspike.adapters.lava.verify import Divergence, VerifyReport, verify  # noqa: E402
+
+__all__ += ["BACKENDS", "DeployedNetwork", "Divergence", "LavaRun", "VerifyReport", "prepare",
+            "run", "verify"]
