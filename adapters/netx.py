@@ -17,6 +17,7 @@ The output layer becomes a neuron whose threshold is never reached; read its pot
 from __future__ import annotations
 
 import io
+import json
 import os
 import warnings
 from pathlib import Path
@@ -84,8 +85,7 @@ def write_netx(net: fx.FixedNetwork, path: str | os.PathLike) -> Path:
     with h5py.File(buffer, "w") as f:
         f.attrs["format"] = "lava-dl netx, written by leanspike"
         f.attrs["timesteps"] = net.timesteps
-        f.attrs["input_step"] = net.input_step
-        f.attrs["input_bits"] = net.input_bits
+        f.attrs["input_encoding"] = json.dumps(net.encoding.as_dict())
         f.attrs["output_scale"] = net.output_scale
         layers = f.create_group("layer")
         index = 0
@@ -99,7 +99,7 @@ def write_netx(net: fx.FixedNetwork, path: str | os.PathLike) -> Path:
 
         g = new_group("input")
         g.create_dataset("shape", data=np.array(net.input_shape, dtype=np.int64))
-        previous_kind = "conv" if len(net.input_shape) == 3 else "dense"
+        previous_kind = None  # the input arrives in the first layer's own order
         for fs in net.stages:
             st = fs.stage
             if st.kind == "dense" and previous_kind == "conv":

@@ -117,10 +117,39 @@ def _pruning(doc: dict) -> str:
             f"live synapses.\n\n" + table)
 
 
+def _lava(doc: dict) -> str:
+    rows = []
+    for r in doc["records"]:
+        extra = []
+        if "spike_counts_equal" in r:
+            extra.append("spike counts equal" if r["spike_counts_equal"] else "SPIKE COUNTS DIFFER")
+        if "agreement_emulation" in r:
+            extra.append(f"{r['agreement_emulation']:.2%} bit-equal to the emulation")
+        if r["backend"] == "netx":
+            extra.append("exact export" if r["netx_exact"] else "approximated export (T>1)")
+        rows.append([r["network"], r["T"], r["backend"], f"{r['accuracy']:.4f}",
+                     f"{r['agreement']:.2%}", f"{r['samples_per_s']:.1f}", "; ".join(extra)])
+    table = format_table(["network", "T", "backend", "accuracy", "agreement", "samples/s",
+                          "checks"], rows, markdown=True)
+    speed = "; ".join(
+        f"{name}: fast fixed / netx {s['fast_fixed_vs_netx']:.1f}x, fast float / per-layer "
+        f"float {s['fast_float_vs_per_layer_float']:.1f}x, fixed-point loss "
+        f"{s['quantisation_loss_points']:+.2f} points" for name, s in doc["speedups"].items())
+    return (f"{doc['arch']} on {doc['dataset']} (ReLU ANN {doc['ann_relu_accuracy']:.4f}), "
+            f"converted with datta at T=2 and fine-tuned {doc['finetune_epochs']} epochs, then "
+            f"retrained {doc['retrain_epochs']} epochs at T=1; all {doc['test_samples']} test "
+            f"samples on every back-end in one run, samples/s the median of "
+            f"{doc['repeats']} runs. Agreement: fraction of test samples whose prediction "
+            f"equals snnTorch's (float). Fixed point: Loihi 2 integers (8-bit weights, 8-bit "
+            f"graded input), run by Lava's fixed_pt models, the torch emulation and lava-dl "
+            f"netx's Network from the exported HDF5.\n\n{speed}.\n\n" + table)
+
+
 RENDERERS = {"ann_digits": ("ANN baselines (digits)", _ann_digits),
              "conversion": ("DNN-to-SNN conversion", _conversion),
              "iir": ("Retraining down to one time step (IIR-SNN)", _iir),
-             "pruning": ("Pruning (Grad R and magnitude)", _pruning)}
+             "pruning": ("Pruning (Grad R and magnitude)", _pruning),
+             "lava": ("Deployment on Lava (float, Loihi 2 fixed point, netx)", _lava)}
 
 
 def render() -> str:

@@ -21,28 +21,29 @@ class StageLayout:
     kind: str
     input_shape: tuple[int, ...]   # Lava order
     output_shape: tuple[int, ...]  # Lava order
+    torch_output_shape: tuple[int, ...]
 
     @classmethod
     def of(cls, stage: Stage) -> StageLayout:
         if stage.kind == "conv":
             c, h, w = stage.input_shape
             oc, oh, ow = stage.output_shape
-            return cls("conv", (w, h, c), (ow, oh, oc))
-        n_in = int(np.prod(stage.input_shape))
-        return cls("dense", (n_in,), (stage.output_shape[0],))
+            return cls("conv", (w, h, c), (ow, oh, oc), tuple(stage.output_shape))
+        n_in, n_out = int(np.prod(stage.input_shape)), int(np.prod(stage.output_shape))
+        return cls("dense", (n_in,), (n_out,), tuple(stage.output_shape))
 
     def neurons_to_lava(self, t: torch.Tensor) -> np.ndarray:
-        """A per-neuron tensor in torch order (C, H, W) or (N,) as a Lava array."""
+        """A per-neuron tensor in torch order (the stage's output shape) as a Lava array."""
         a = t.detach().cpu()
-        return (a.permute(2, 1, 0) if a.dim() == 3 else a).contiguous().numpy()
+        return (a.permute(2, 1, 0) if self.kind == "conv" else a.reshape(-1)).contiguous().numpy()
 
     def neurons_from_lava(self, a: np.ndarray) -> torch.Tensor:
         """Lava per-neuron values (any leading dimensions) in torch order."""
         t = torch.from_numpy(np.ascontiguousarray(a))
+        lead = t.dim() - len(self.output_shape)
         if self.kind == "conv":
-            lead = t.dim() - 3
-            t = t.permute(*range(lead), lead + 2, lead + 1, lead)
-        return t
+            return t.permute(*range(lead), lead + 2, lead + 1, lead)
+        return t.reshape(*t.shape[:lead], *self.torch_output_shape)
 
     def inputs_to_lava(self, x: torch.Tensor) -> np.ndarray:
         """A batch of stage inputs [N, C, H, W] or [N, ...] as Lava arrays [N, ...]."""

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
-import time
 
 import h5py
 import numpy as np
 import torch
 
-from leanspike.adapters.lava.runner import LavaRun, _torch_single_threaded
+from leanspike.adapters.lava.runner import LavaRun, execute, stop
 from leanspike.errors import ConfigError
+from leanspike.loihi.fixed_point import InputEncoding
 
 
 def _file_info(path) -> dict:
@@ -29,14 +30,13 @@ def _file_info(path) -> dict:
 
 
 def run_netx(path: str | os.PathLike, x: torch.Tensor, *, timesteps: int | None = None,
-             input_step: float | None = None, input_bits: int | None = None) -> LavaRun:
-    """Run ``x`` [N, *input_shape] (analog; quantised with the file's input step) through
+             encoding: InputEncoding | None = None) -> LavaRun:
+    """Run ``x`` [N, *input_shape] (analog; encoded as the file's attributes say) through
     lava-dl netx's network from ``path`` in Lava's fixed point, one sample per T steps.
 
     Output: the last layer's potential at the end of each window, in v units scaled by the
     file's ``output_scale``; spike counts are not read (netx blocks do not count)."""
     from lava.lib.dl.netx.hdf5 import Network
-    from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
     from lava.proc.monitor.process import Monitor
 
@@ -46,14 +46,17 @@ def run_netx(path: str | os.PathLike, x: torch.Tensor, *, timesteps: int | None 
     info = _file_info(path)
     attrs = info["attrs"]
     timesteps = int(attrs.get("timesteps", 0)) if timesteps is None else timesteps
-    input_step = float(attrs["input_step"]) if input_step is None else input_step
-    input_bits = int(attrs["input_bits"]) if input_bits is None else input_bits
+    if encoding is None:
+        if "input_encoding" not in attrs:
+            raise ConfigError(f"{path}: no input encoding in the file; pass encoding")
+        encoding = InputEncoding.from_dict(json.loads(attrs["input_encoding"]))
     if timesteps < 1:
         raise ConfigError(f"{path}: the number of time steps is not in the file; pass timesteps")
-    top = (1 << (input_bits - 1)) - 1
-    xq = torch.round(x.to(torch.float64) / input_step).clamp(-top, top).to(torch.int64)
-    kind = "conv" if x.dim() == 4 else "dense"
-    data = StageLayout(kind, (), ()).inputs_to_lava(xq).astype(np.int32)
+    xq = encoding.encode(x)
+    input_bits = encoding.bits
+    first = next(t for t in info["types"] if t not in ("input", "flatten"))
+    layout = StageLayout("conv" if first == "conv" else "dense", (), (), ())
+    data = layout.inputs_to_lava(xq).astype(np.int32)
     n = len(x)
     with contextlib.redirect_stdout(io.StringIO()):
         net = Network(net_config=str(path), reset_interval=timesteps, reset_offset=1,
@@ -65,14 +68,10 @@ def run_netx(path: str | os.PathLike, x: torch.Tensor, *, timesteps: int | None 
     monitor = Monitor()
     monitor.probe(net.layers[-1].neuron.v, steps)
     try:
-        start = time.perf_counter()
-        with contextlib.redirect_stdout(io.StringIO()), _torch_single_threaded():
-            source.run(condition=RunSteps(num_steps=steps),
-                       run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
-        seconds = time.perf_counter() - start
+        seconds = execute(source, steps, Loihi2SimCfg(select_tag="fixed_pt"))
         trace = monitor.get_data()[net.layers[-1].neuron.name]["v"]
     finally:
-        source.stop()
+        stop(source)
     trace = np.asarray(trace).reshape(steps, -1)
     ends = [j * timesteps + timesteps + latency - 1 for j in range(n)]  # 0-based rows
     raw = torch.from_numpy(trace[ends].astype(np.int64))

@@ -98,6 +98,87 @@ def _torch_single_threaded():
         torch.set_num_threads(threads)
 
 
+class LavaRunError(RuntimeError):
+    """A Lava worker process failed; the run was torn down."""
+
+
+def _kill(runtime) -> None:
+    """Tear a runtime down without its cooperation (a worker died or the user pressed Ctrl-C):
+    terminate every worker, release the shared memory, mark the runtime stopped."""
+    import multiprocessing
+
+    infrastructure = runtime._messaging_infrastructure
+    for actor in infrastructure.actors:
+        with contextlib.suppress(Exception):
+            if actor.is_alive():
+                actor.terminate()
+            multiprocessing.Process.join(actor, 5)  # Lava's own join() takes no timeout
+    with contextlib.suppress(Exception):
+        infrastructure.smm.shutdown()
+    with contextlib.suppress(Exception):
+        runtime._watchdog_manager.stop()
+    runtime._is_running = runtime._is_started = False
+
+
+def stop(process) -> None:
+    """Stop a run's runtime the ordinary way, unless it was already torn down (or never
+    started)."""
+    runtime = process.runtime
+    if runtime is not None and runtime._is_started:
+        process.stop()
+
+
+def execute(process, steps: int, run_config) -> float:
+    """Run ``steps`` steps of the network ``process`` belongs to; return wall seconds.
+
+    Lava's own wait, on an error, joins every worker while the healthy ones wait on their
+    channels for ever, so a failing ProcessModel hangs it. Here the runtime services' answers
+    are polled instead, and the runtime is torn down on an error answer, a dead worker, Ctrl-C
+    or anything else. A run that ends normally is stopped the ordinary way by the caller.
+    """
+    import multiprocessing
+
+    from lava.magma.core.run_conditions import RunSteps
+    from lava.magma.runtime.mgmt_token_enums import MGMT_RESPONSE, enum_equal
+
+    from leanspike.adapters.lava.procs.models import report_failures_to
+
+    failures = multiprocessing.get_context("fork").SimpleQueue()
+    report_failures_to(failures)
+    start = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()), _torch_single_threaded():
+        try:
+            process.run(condition=RunSteps(num_steps=steps, blocking=False),
+                        run_cfg=run_config)
+        finally:
+            report_failures_to(None)  # the workers have their copy; the parent needs none
+        runtime = process.runtime
+        try:
+            pending = list(runtime.service_to_runtime)
+            while pending:
+                if not failures.empty():
+                    raise LavaRunError(f"the Lava run failed in {failures.get()}")
+                ready = [port for port in pending if port.probe()]
+                for port in ready:
+                    answer = port.recv()
+                    if not enum_equal(answer, MGMT_RESPONSE.DONE):
+                        raise LavaRunError("a Lava process model failed (see its traceback "
+                                           "above); the run was stopped")
+                    pending.remove(port)
+                if not ready:
+                    if any(a.exitcode not in (None, 0)
+                           for a in runtime._messaging_infrastructure.actors):
+                        raise LavaRunError("a Lava worker process died; the run was stopped")
+                    time.sleep(0.002)
+            runtime._is_running = False
+        except BaseException:
+            _kill(runtime)
+            raise
+        finally:
+            failures.close()
+    return time.perf_counter() - start
+
+
 def _run_config(fixed: bool, fast: bool, num_stages: int):
     from lava.magma.core.run_configs import Loihi2SimCfg
 
@@ -150,10 +231,7 @@ def run(source, x: torch.Tensor, backend: str = "lava-float", *, registry=None,
     network.out.connect(readout.a_in)
     steps = n * timesteps + len(stages)
     try:
-        start = time.perf_counter()
-        with contextlib.redirect_stdout(io.StringIO()), _torch_single_threaded():
-            source_proc.run(condition=RunSteps(num_steps=steps), run_cfg=_run_config(fixed, fast, len(stages)))
-        seconds = time.perf_counter() - start
+        seconds = execute(source_proc, steps, _run_config(fixed, fast, len(stages)))
         raw = readout.output.get()
         counts, recorded = {}, {}
         for k, (stage, layout) in enumerate(zip(deployed.stages, layouts)):
@@ -166,7 +244,7 @@ def run(source, x: torch.Tensor, backend: str = "lava-float", *, registry=None,
                 recorded[stage.layer_index] = (s.reshape(n, timesteps, *stage.output_shape)
                                                .transpose(0, 1).to(torch.float32))
     finally:
-        source_proc.stop()
+        stop(source_proc)
     out = layouts[-1].neurons_from_lava(raw.reshape(n, *layouts[-1].output_shape))
     raw_out = None
     if fixed:

@@ -13,9 +13,14 @@ thresholds, an integrating output) expressed in the same units:
     decay(v) = sign(v) * ((|v| * (4096 - dv)) >> 12)       dv: 12 bits, leak = 1 - dv/4096
 
 One *weight unit* u_l per layer is the real value of an integer weight of 1: thresholds,
-biases and initial potentials are mantissas in weight units (v itself counts u_l / 64). The
-first layer receives the input as graded 8-bit spikes, x = x_int * input_step, so its weight
-unit covers input_step as well. Spikes are 1; the spec's amplitude is in the next weights.
+biases and initial potentials are mantissas in weight units (v itself counts u_l / 64). Spikes
+are 1; the spec's amplitude is in the next weights.
+
+The first layer receives the input as signed graded spikes p (``InputEncoding``), per input
+channel x = offset_c + step_c * p. When the data sit on a lattice, as pixels do (digits has 17
+levels, MNIST and CIFAR 256), the step is the lattice's, the offset its point nearest zero, and
+the encoding is exact; otherwise p = round(x / step) with the step set by the largest |x|. The step joins the first layer's weights
+and the offset its (per-neuron, border-aware) bias.
 
 u_l is chosen so that the largest weight uses the full 8-bit mantissa, unless the threshold
 would then need more than 17 bits or the bias more than 13: then weights give up precision
@@ -24,6 +29,7 @@ would then need more than 17 bits or the bias more than 13: then weights give up
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -53,7 +59,6 @@ class FixedStage:
     v_init: torch.Tensor            # initial v, in v units (weight units << 6)
     dv: int
     unit: float                     # real value of one weight unit
-    input_scale: float              # real value of one unit of what the stage receives
 
     @property
     def kind(self) -> str:
@@ -81,7 +86,8 @@ class FixedStage:
         w = self.synaptic_weight().to(torch.float64)
         x = x.to(torch.float64)
         if self.kind == "dense":
-            return torch.round(x.flatten(1) @ w.t()).to(torch.int64)
+            a = torch.round(x.flatten(1) @ w.t()).to(torch.int64)
+            return a.reshape(x.shape[0], *self.stage.output_shape)
         a = torch.round(F.conv2d(x, w, stride=self.stage.stride, padding=self.stage.padding))
         return wrap(a.to(torch.int64), 24)
 
@@ -141,20 +147,103 @@ class StageQuantisation:
 
 
 @dataclass(eq=False)
+class InputEncoding:
+    """Analog input as graded-spike payloads: x = offset_c + step_c * p, p signed ``bits``."""
+
+    step: torch.Tensor     # float64 [C]
+    offset: torch.Tensor   # float64 [C]
+    bits: int
+    exact: bool            # the calibration data lie on the lattice
+
+    def per_channel(self, t: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+        """A [C] tensor spread over one input of ``shape`` ((C, H, W) or (F,))."""
+        return t[:, None, None].expand(shape) if len(shape) == 3 else t.expand(shape)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        shape = tuple(x.shape[1:])
+        step = self.per_channel(self.step, shape)
+        offset = self.per_channel(self.offset, shape)
+        top = (1 << (self.bits - 1)) - 1
+        p = torch.round((x.to(torch.float64) - offset) / step)
+        return p.clamp(-top, top).to(torch.int64)
+
+    def as_dict(self) -> dict:
+        return {"step": self.step.tolist(), "offset": self.offset.tolist(), "bits": self.bits,
+                "exact": self.exact}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> InputEncoding:
+        return cls(torch.tensor(d["step"], dtype=torch.float64),
+                   torch.tensor(d["offset"], dtype=torch.float64), int(d["bits"]),
+                   bool(d["exact"]))
+
+
+def _lattice(values: torch.Tensor, top: int) -> tuple[float, float] | None:
+    """(step, offset) of the lattice the values lie on, with the offset the lattice point
+    nearest zero, if the lattice fits in +-top payload levels."""
+    if values.numel() < 2 or values.numel() > 2 * top + 1:
+        return None
+    step = float((values[1:] - values[:-1]).min())
+    if step <= 0:
+        return None
+    k = (values - values[0]) / step
+    if float((k - k.round()).abs().max()) > 1e-3:
+        return None
+    offset = float(values[0]) + round(-float(values[0]) / step) * step
+    p = torch.round((values - offset) / step)
+    if float(p.abs().max()) > top:
+        return None
+    return step, offset
+
+
+def input_encoding(inputs: torch.Tensor | None, input_shape: tuple[int, ...], bits: int,
+                   input_range: float | None = None) -> InputEncoding:
+    """The graded-spike encoding of the first layer's input, from example inputs (per channel:
+    their lattice, else their range) or from a symmetric ``input_range``."""
+    top = (1 << (bits - 1)) - 1
+    channels = input_shape[0] if len(input_shape) == 3 else 1
+    if input_range is not None:
+        if not input_range > 0:
+            raise ConfigError(f"input_range must be > 0, got {input_range}")
+        step = torch.full((channels,), input_range / top, dtype=torch.float64)
+        return InputEncoding(step, torch.zeros(channels, dtype=torch.float64), bits, False)
+    if inputs is None:
+        raise ConfigError("quantize needs example inputs or an input_range to choose the "
+                          "input encoding (graded input spikes)")
+    x = inputs.detach().to(torch.float64)
+    x = x.transpose(0, 1).reshape(channels, -1) if len(input_shape) == 3 else x.reshape(1, -1)
+    steps, offsets, exact = [], [], True
+    for c in range(channels):
+        values = torch.unique(x[c])
+        found = _lattice(values, top)
+        if found is None:
+            exact = False
+            # symmetric around 0: an offset would ride on the 13-bit bias, which is too narrow
+            # for more than the half step a lattice offset needs
+            found = (max(float(values.abs().max()), 1e-12) / top, 0.0)
+        steps.append(found[0])
+        offsets.append(found[1])
+    return InputEncoding(torch.tensor(steps, dtype=torch.float64),
+                         torch.tensor(offsets, dtype=torch.float64), bits, exact)
+
+
+@dataclass(eq=False)
 class FixedNetwork:
     """A spec in Loihi 2 fixed point, ready for Lava's ``fixed_pt`` models or the emulator."""
 
     stages: list[FixedStage]
-    input_step: float               # real value of one input unit
-    input_bits: int
+    encoding: InputEncoding
     timesteps: int
     input_shape: tuple[int, ...]
     report: list[StageQuantisation]
 
     def quantize_input(self, x: torch.Tensor) -> torch.Tensor:
-        """Analog inputs as signed ``input_bits`` graded-spike payloads."""
-        top = (1 << (self.input_bits - 1)) - 1
-        return torch.round(x.to(torch.float64) / self.input_step).clamp(-top, top).to(torch.int64)
+        """Analog inputs as the first layer's graded-spike payloads."""
+        return self.encoding.encode(x)
+
+    @property
+    def input_bits(self) -> int:
+        return self.encoding.bits
 
     @property
     def output_scale(self) -> float:
@@ -171,9 +260,9 @@ def _round_clip(x: torch.Tensor, lo: int, hi: int) -> tuple[torch.Tensor, int]:
     return r.clamp(lo, hi).to(torch.int64), clipped
 
 
-def quantize_stage(stage: Stage, input_scale: float, max_weight_exp: int = 0,
-                   timesteps: int = 2) -> tuple[FixedStage, StageQuantisation]:
-    w = stage.effective_weight() * input_scale  # weight per input unit
+def quantize_stage(stage: Stage, max_weight_exp: int = 0, timesteps: int = 2
+                   ) -> tuple[FixedStage, StageQuantisation]:
+    w = stage.effective_weight()  # per unit of input (a spike, or a payload step)
     w_max = float(w.abs().max())
     # weight unit: the largest weight uses the whole mantissa (2 * 127 = 254 weight units) ...
     unit = w_max / (2 * WEIGHT_MANT_MAX) if w_max > 0 else 1.0
@@ -210,31 +299,39 @@ def quantize_stage(stage: Stage, input_scale: float, max_weight_exp: int = 0,
         raise ConfigError(f"layers[{stage.layer_index}]: leak {stage.leak} needs a decay of "
                           f"4096/4096, beyond Loihi's 12-bit dv (max leak step 4095/4096)")
     fs = FixedStage(stage=stage, weight=weight, weight_exp=exp, vth=vth, bias_mant=bias_mant,
-                    v_init=v_init, dv=dv, unit=unit, input_scale=input_scale)
+                    v_init=v_init, dv=dv, unit=unit)
     report = StageQuantisation(stage.layer_index, unit, exp, rmse, th_err, vth_range,
                                clipped_b, clipped_th, dv)
     return fs, report
 
 
+def _encoded_first_stage(stage: Stage, enc: InputEncoding) -> Stage:
+    """The first stage seen from the payload: weights times the step of their input channel,
+    the offset's (border-aware) current added to the bias."""
+    step = enc.per_channel(enc.step, stage.input_shape)
+    if stage.kind == "conv":
+        weight = stage.weight * enc.step[None, :, None, None]
+    else:
+        weight = stage.weight * step.reshape(1, -1)
+    offset = enc.per_channel(enc.offset, stage.input_shape)[None]
+    bias = stage.bias + stage.synapse(offset)[0].reshape(stage.output_shape)
+    return dataclasses.replace(stage, weight=weight, bias=bias)
+
+
 def quantize(stages: list[Stage], inputs: torch.Tensor | None = None, *, timesteps: int,
              input_range: float | None = None, input_bits: int = 8,
              max_weight_exp: int = 0) -> FixedNetwork:
-    """Quantise float stages; the input step comes from ``input_range`` or the largest
-    |value| in ``inputs`` (e.g. the training set), so test inputs beyond it saturate."""
-    if input_range is None:
-        if inputs is None:
-            raise ConfigError("quantize needs example inputs or an input_range to choose the "
-                              "input step of the graded input spikes")
-        input_range = float(inputs.abs().max())
-    if not input_range > 0:
-        raise ConfigError(f"input_range must be > 0, got {input_range}")
+    """Quantise float stages. The input encoding comes from example ``inputs`` (e.g. the
+    training set: their lattice or range) or a symmetric ``input_range``; test inputs beyond
+    the encoding's range saturate."""
     if not 2 <= input_bits <= 24:
         raise ConfigError(f"input_bits must be in 2..24 (Loihi graded spikes), got {input_bits}")
-    input_step = input_range / ((1 << (input_bits - 1)) - 1)
+    encoding = input_encoding(inputs, stages[0].input_shape, input_bits, input_range)
     fixed, report = [], []
     for k, stage in enumerate(stages):
-        fs, rep = quantize_stage(stage, input_step if k == 0 else 1.0, max_weight_exp,
-                                 timesteps)
+        if k == 0:
+            stage = _encoded_first_stage(stage, encoding)
+        fs, rep = quantize_stage(stage, max_weight_exp, timesteps)
         fixed.append(fs)
         report.append(rep)
-    return FixedNetwork(fixed, input_step, input_bits, timesteps, stages[0].input_shape, report)
+    return FixedNetwork(fixed, encoding, timesteps, stages[0].input_shape, report)

@@ -71,7 +71,7 @@ class Stage:
         w = self.effective_weight() if weight is None else weight
         w = w.to(x.dtype)
         if self.kind == "dense":
-            return x.flatten(1) @ w.t()
+            return (x.flatten(1) @ w.t()).reshape(x.shape[0], *self.output_shape)
         return F.conv2d(x, w, stride=self.stride, padding=self.padding)
 
 
@@ -146,10 +146,11 @@ def to_stages(spec: S.NetworkSpec) -> list[Stage]:
         out_shape = shapes[i]
         mask = None if layer.mask is None else layer.mask.bool()
         stride, padding = (1, 1), (0, 0)
-        if isinstance(layer, S.Conv2d) and not pending:
+        after_conv = not stages or stages[-1].kind == "conv"  # conv stages need (C, H, W) input
+        if isinstance(layer, S.Conv2d) and not pending and after_conv:
             kind, weight = "conv", layer.weight.detach().to(torch.float64)
             stride, padding = layer.stride, layer.padding
-        elif (isinstance(layer, S.Conv2d) and len(pending) == 1
+        elif (isinstance(layer, S.Conv2d) and after_conv and len(pending) == 1
               and isinstance(pending[0], S.AvgPool2d) and _pool_tiles(pending[0], in_shape)):
             kind = "conv"
             weight, mask, stride, padding = _conv_through_pool(layer, pending[0])

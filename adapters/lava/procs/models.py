@@ -8,6 +8,8 @@ the pipeline timing and the per-sample resets.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import scipy.sparse
 import torch
@@ -29,6 +31,28 @@ from leanspike.loihi.fixed_point import FixedStage, lif_fixed
 
 FLOAT_MESSAGE_BITS = 24  # any value > 0 makes Lava's synapses weigh graded payloads
 
+# Lava's runtime hangs when a ProcessModel raises (its error path waits on the healthy
+# workers, which wait on their channels), so these models also report failures on a queue
+# the runner installs before each run and watches (workers inherit it through fork).
+_failures = None
+
+
+def report_failures_to(queue) -> None:
+    global _failures
+    _failures = queue
+
+
+def guarded(run_spk):
+    @functools.wraps(run_spk)
+    def run(self) -> None:
+        try:
+            run_spk(self)
+        except Exception as exc:
+            if _failures is not None:
+                _failures.put(f"{type(self).__name__} at time step {self.time_step}: {exc!r}")
+            raise
+    return run
+
 
 def window(time_step: int, stage_index: int, timesteps: int) -> tuple[int, int]:
     """(sample j, step tau from 0) that stage ``stage_index``'s neurons process now; j < 0
@@ -44,6 +68,7 @@ def window(time_step: int, stage_index: int, timesteps: int) -> tuple[int, int]:
 
 
 class _StreamInputModel(PyLoihiProcessModel):
+    @guarded
     def run_spk(self) -> None:
         j = (self.time_step - 1) // self.proc_params["timesteps"]
         if j < self.data.shape[0]:
@@ -69,6 +94,7 @@ class PyStreamInputFixed(_StreamInputModel):
 
 
 class _ReadoutModel(PyLoihiProcessModel):
+    @guarded
     def run_spk(self) -> None:
         a = self.a_in.recv()
         p = self.proc_params
@@ -110,6 +136,7 @@ class _SpecNeuronModel(PyLoihiProcessModel):
     def step(self, v: torch.Tensor, a: torch.Tensor):
         raise NotImplementedError
 
+    @guarded
     def run_spk(self) -> None:
         a = self.a_in.recv()
         j, tau = window(self.time_step, self.stage_index, self.timesteps)
@@ -273,6 +300,7 @@ class _FastNetworkModel(PyLoihiProcessModel):
             return lif_fixed(v, a, stage.bias_mant, stage.dv, stage.vth, stage.reset)
         return lif_float(v, a, stage.bias, stage.leak, stage.threshold, stage.reset)
 
+    @guarded
     def run_spk(self) -> None:
         h = self.layouts[0].inputs_from_lava(np.asarray(self.inp.recv())[None]).to(self.dtype)
         for k, stage in enumerate(self.stages):

@@ -1,0 +1,69 @@
+"""Loihi 2 fixed point: ranges as the chip has them, Lava's arithmetic, little loss."""
+
+import pytest
+import torch
+
+from leanspike.errors import ConfigError
+from leanspike.loihi import emulate_fixed, emulate_float, quantize, to_stages
+from leanspike.loihi import fixed_point as fx
+
+
+def _net(spec, n=32, **kw):
+    x = torch.rand(n, *spec.input_shape, generator=torch.Generator().manual_seed(0)) * 2
+    return quantize(to_stages(spec), x, timesteps=spec.timesteps, **kw), x
+
+
+def test_every_integer_fits_its_loihi_register(make_conv_spec):
+    net, _ = _net(make_conv_spec(per_neuron=True))
+    for fs in net.stages:
+        assert fs.weight.abs().max() <= 256 and bool((fs.weight % 2 == 0).all())
+        assert fs.bias_mant.abs().max() <= fx.BIAS_MANT_MAX + 1
+        if fs.vth is not None:
+            assert 1 <= int(fs.vth.min()) and int(fs.vth.max()) <= fx.VTH_MANT_MAX
+        assert 0 <= fs.dv < 4096
+    # the largest weight of each layer uses the whole 8-bit mantissa
+    assert all(int(fs.weight.abs().max()) >= 252 for fs in net.stages)
+
+
+def test_small_weight_error_and_same_behaviour_as_float(make_conv_spec):
+    spec = make_conv_spec(timesteps=4)
+    net, x = _net(spec, n=200)
+    assert max(r.weight_rmse for r in net.report) < 0.005
+    fixed, _ = emulate_fixed(net, x)
+    ref = emulate_float(to_stages(spec), x, spec.timesteps)
+    for i in ref.spikes:  # firing rates within a couple of points
+        assert abs(float(fixed.spikes[i].mean() - ref.spikes[i].mean())) < 0.02
+    assert float((fixed.output - ref.output).abs().median()) < 0.05 * float(ref.output.std())
+
+
+def test_thresholds_larger_than_17_bits_make_coarser_weight_units(make_mlp_spec):
+    spec = make_mlp_spec(sizes=(4, 6, 3))
+    spec.layers[0].neuron.threshold = 1e4  # 254 weight units span ~2.5: 1e4 needs ~2**20
+    net, _ = _net(spec)
+    fs = net.stages[0]
+    assert int(fs.vth.max()) == fx.VTH_MANT_MAX
+    assert int(fs.weight.abs().max()) < 254
+
+
+def test_decay_rounds_towards_zero_like_loihi():
+    v = torch.tensor([4096, -4096, 4095, -4095, 1, -1])
+    assert fx.decay(v, 2048).tolist() == [2048, -2048, 2047, -2047, 0, 0]
+
+
+def test_state_wraps_and_clips_as_lava_does():
+    assert fx.wrap(torch.tensor([2**23, -(2**23) - 1]), 24).tolist() == [-(2**23), 2**23 - 1]
+    v, s = fx.lif_fixed(torch.tensor([2**23 - 10]), torch.tensor([1000]), torch.tensor([0]), 0,
+                        None, "subtract")
+    assert v.tolist() == [2**23 - 1]
+
+
+def test_quantize_needs_an_input_range(make_mlp_spec):
+    with pytest.raises(ConfigError, match="input_range"):
+        quantize(to_stages(make_mlp_spec()), timesteps=2)
+
+
+def test_a_full_decay_is_refused(make_mlp_spec):
+    spec = make_mlp_spec()
+    spec.layers[0].neuron.leak = 0.0
+    with pytest.raises(ConfigError, match=r"layers\[0\].*leak"):
+        _net(spec)
