@@ -8,7 +8,8 @@ reference), Lava per-layer float and fixed point, the single-process Lava model 
 fixed), the torch fixed-point emulation, and lava-dl netx's own Network from the exported HDF5.
 ``agreement`` is the fraction of test samples whose prediction equals snnTorch's float one;
 fixed-point runs also give ``agreement_emulation`` (equal integer outputs to the emulation).
-Speeds are medians over ``--repeats`` runs on this machine.
+Speeds are medians over ``--repeats`` runs on this machine; every figure is measured for each
+of ``--seeds`` seeds (ANN training, conversion and retraining) and summarised by medians.
 """
 
 from __future__ import annotations
@@ -116,7 +117,6 @@ def measure(name: str, spec, x, y, x_train, repeats: int, workdir: Path) -> list
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_common_arguments(parser, "lava.json")
-    parser.set_defaults(seeds=1)
     parser.add_argument("--finetune-epochs", type=int, default=10)
     parser.add_argument("--retrain-epochs", type=int, default=15)
     parser.add_argument("--repeats", type=int, default=3)
@@ -124,39 +124,45 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     start = time.perf_counter()
-    seed = 0
     splits = seed_splits(args)
-    ann, ann_accuracy = trained_ann(args, splits, seed)
-    x, y = _stack(splits.test)
+    x_all, y_all = _stack(splits.test)
     x_train, _ = _stack(splits.train)
-    if args.limit:
-        x, y = x[: args.limit], y[: args.limit]
-    converted = convert(ann, splits, method="datta", timesteps=2,
-                        finetune_epochs=args.finetune_epochs, progress=False)
-    retrained = retrain(converted.spec, splits.train, splits.test, schedule=(1,),
-                        epochs_per_stage=args.retrain_epochs, seed=seed, progress=False)
-    networks = {"converted_T2": converted.spec, "retrained_T1": retrained.final.spec}
-    records = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for name, spec in networks.items():
-            records += measure(name, spec, x, y, x_train, args.repeats, Path(tmp))
+    x, y = (x_all[: args.limit], y_all[: args.limit]) if args.limit else (x_all, y_all)
+    records, ann_accuracy, names = [], {}, ("converted_T2", "retrained_T1")
+    for seed in range(args.seeds):
+        ann, ann_accuracy[seed] = trained_ann(args, splits, seed)
+        converted = convert(ann, splits, method="datta", timesteps=2,
+                            finetune_epochs=args.finetune_epochs, progress=False)
+        retrained = retrain(converted.spec, splits.train, splits.test, schedule=(1,),
+                            epochs_per_stage=args.retrain_epochs, seed=seed, progress=False)
+        networks = dict(zip(names, (converted.spec, retrained.final.spec)))
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, spec in networks.items():
+                records += [{"seed": seed, **r}
+                            for r in measure(name, spec, x, y, x_train, args.repeats, Path(tmp))]
     speedups = {}
-    for name in networks:
-        by = {r["backend"]: r for r in records if r["network"] == name}
-        speedups[name] = {
-            "fast_fixed_vs_netx": by["lava_fast_fixed"]["samples_per_s"]
-            / by["netx"]["samples_per_s"],
-            "fast_float_vs_per_layer_float": by["lava_fast_float"]["samples_per_s"]
-            / by["lava_float"]["samples_per_s"],
-            "quantisation_loss_points": 100 * (by["lava_float"]["accuracy"]
-                                               - by["lava_fixed"]["accuracy"]),
-        }
-        print(name, {k: round(v, 2) for k, v in speedups[name].items()})
-    payload = {"dataset": args.dataset, "arch": args.arch, "seed": seed,
-               "ann_relu_accuracy": ann_accuracy, "test_samples": len(x),
-               "repeats": args.repeats, "finetune_epochs": args.finetune_epochs,
-               "retrain_epochs": args.retrain_epochs, "speedups": speedups,
-               "seconds": time.perf_counter() - start, "records": records}
+    for name in names:
+        per_seed = []
+        for seed in range(args.seeds):
+            by = {r["backend"]: r for r in records if r["network"] == name and r["seed"] == seed}
+            per_seed.append({
+                "fast_fixed_vs_netx": by["lava_fast_fixed"]["samples_per_s"]
+                / by["netx"]["samples_per_s"],
+                "fast_float_vs_per_layer_float": by["lava_fast_float"]["samples_per_s"]
+                / by["lava_float"]["samples_per_s"],
+                "quantisation_loss_points": 100 * (by["lava_float"]["accuracy"]
+                                                   - by["lava_fixed"]["accuracy"]),
+            })
+        speedups[name] = {k: median([s[k] for s in per_seed]) for k in per_seed[0]}
+        speedups[name]["quantisation_loss_points_per_seed"] = [
+            s["quantisation_loss_points"] for s in per_seed]
+        print(name, {k: v for k, v in speedups[name].items()})
+    payload = {"dataset": args.dataset, "arch": args.arch, "seeds": args.seeds,
+               "ann_relu_accuracy": median(list(ann_accuracy.values())),
+               "test_samples": len(x), "repeats": args.repeats,
+               "finetune_epochs": args.finetune_epochs, "retrain_epochs": args.retrain_epochs,
+               "speedups": speedups, "seconds": time.perf_counter() - start,
+               "records": records}
     path = write_result(args.out, "lava", payload)
     print(f"wrote {path}")
 

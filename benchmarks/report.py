@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import RESULTS  # noqa: E402
+from common import RESULTS, median  # noqa: E402
 
 from leanspike.tables import format_table  # noqa: E402
 
@@ -118,31 +118,42 @@ def _pruning(doc: dict) -> str:
 
 
 def _lava(doc: dict) -> str:
-    rows = []
+    groups: dict[tuple, list[dict]] = {}
     for r in doc["records"]:
+        groups.setdefault((r["network"], r["T"], r["backend"]), []).append(r)
+    rows = []
+    for (network, T, backend), rs in groups.items():
         extra = []
-        if "spike_counts_equal" in r:
-            extra.append("spike counts equal" if r["spike_counts_equal"] else "SPIKE COUNTS DIFFER")
-        if "agreement_emulation" in r:
-            extra.append(f"{r['agreement_emulation']:.2%} bit-equal to the emulation")
-        if r["backend"] == "netx":
-            extra.append("exact export" if r["netx_exact"] else "approximated export (T>1)")
-        rows.append([r["network"], r["T"], r["backend"], f"{r['accuracy']:.4f}",
-                     f"{r['agreement']:.2%}", f"{r['samples_per_s']:.1f}", "; ".join(extra)])
-    table = format_table(["network", "T", "backend", "accuracy", "agreement", "samples/s",
-                          "checks"], rows, markdown=True)
+        if "spike_counts_equal" in rs[0]:
+            equal = all(r["spike_counts_equal"] for r in rs)
+            extra.append("spike counts equal" if equal else "SPIKE COUNTS DIFFER")
+        if "agreement_emulation" in rs[0]:
+            worst = min(r["agreement_emulation"] for r in rs)
+            extra.append(f"{worst:.2%} bit-equal to the emulation (worst seed)")
+        if backend == "netx":
+            extra.append("exact export" if all(r["netx_exact"] for r in rs)
+                         else "approximated export (T>1)")
+        rows.append([network, T, backend, f"{median([r['accuracy'] for r in rs]):.4f}",
+                     f"{median([r['agreement'] for r in rs]):.2%}",
+                     f"{min(r['agreement'] for r in rs):.2%}",
+                     f"{median([r['samples_per_s'] for r in rs]):.1f}", "; ".join(extra)])
+    table = format_table(["network", "T", "backend", "accuracy", "agreement",
+                          "worst-seed agreement", "samples/s", "checks"], rows, markdown=True)
     speed = "; ".join(
         f"{name}: fast fixed / netx {s['fast_fixed_vs_netx']:.1f}x, fast float / per-layer "
         f"float {s['fast_float_vs_per_layer_float']:.1f}x, fixed-point loss "
-        f"{s['quantisation_loss_points']:+.2f} points" for name, s in doc["speedups"].items())
+        f"{s['quantisation_loss_points']:+.2f} points (per seed "
+        + ", ".join(f"{v:+.2f}" for v in s["quantisation_loss_points_per_seed"]) + ")"
+        for name, s in doc["speedups"].items())
     return (f"{doc['arch']} on {doc['dataset']} (ReLU ANN {doc['ann_relu_accuracy']:.4f}), "
             f"converted with datta at T=2 and fine-tuned {doc['finetune_epochs']} epochs, then "
             f"retrained {doc['retrain_epochs']} epochs at T=1; all {doc['test_samples']} test "
-            f"samples on every back-end in one run, samples/s the median of "
-            f"{doc['repeats']} runs. Agreement: fraction of test samples whose prediction "
-            f"equals snnTorch's (float). Fixed point: Loihi 2 integers (8-bit weights, 8-bit "
-            f"graded input), run by Lava's fixed_pt models, the torch emulation and lava-dl "
-            f"netx's Network from the exported HDF5.\n\n{speed}.\n\n" + table)
+            f"samples on every back-end in one run per seed, medians of {doc['seeds']} seeds; "
+            f"samples/s the median of {doc['repeats']} runs per seed. Agreement: fraction of "
+            f"test samples whose prediction equals snnTorch's (float). Fixed point: Loihi 2 "
+            f"integers (8-bit weights, 8-bit graded input), run by Lava's fixed_pt models, the "
+            f"torch emulation and lava-dl netx's Network from the exported HDF5.\n\n{speed}."
+            f"\n\n" + table)
 
 
 RENDERERS = {"ann_digits": ("ANN baselines (digits)", _ann_digits),
