@@ -136,5 +136,6 @@ def write_netx(net: fx.FixedNetwork, path: str | os.PathLike) -> Path:
             n.create_dataset("refDelay", data=np.int64(1))
             n.create_dataset("gradedSpike", data=False)
             previous_kind = st.kind
+    path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, buffer.getvalue())
     return path

@@ -743,6 +743,9 @@ def build_parser() -> argparse.ArgumentParser:
     rl.add_argument("--limit", type=int, help="test samples to run (default: all)")
     rl.set_defaults(func=cmd_run_lava)
     _add_registry_commands(sub)
+    from leanspike.pipeline.cli import add_pipeline_command
+
+    add_pipeline_command(sub)
     return parser
 
 

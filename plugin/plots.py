@@ -64,3 +64,50 @@ def accuracy_vs_sparsity(rows: list[dict], path: str | Path, *, title: str = "",
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def connectivity_per_layer(rows: list[dict], path: str | Path, *, title: str = "") -> Path:
+    """rows: dicts with 'layer', 'total' and 'alive' synapses (one bar per weighted layer)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    names = [r["layer"] for r in rows]
+    share = [100 * r["alive"] / r["total"] if r["total"] else 100.0 for r in rows]
+    bars = ax.bar(names, share, color="C0")
+    for bar, r in zip(bars, rows):
+        ax.annotate(f"{r['alive']:,}/{r['total']:,}", (bar.get_x() + bar.get_width() / 2,
+                                                      bar.get_height()),
+                    ha="center", va="bottom", fontsize=7)
+    ax.set_ylabel("live synapses (% of the layer's)")
+    ax.set_xlabel("weighted layer")
+    ax.set_ylim(0, max(share + [1.0]) * 1.25)
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def spike_raster(spikes: dict[str, object], path: str | Path, *, title: str = "") -> Path:
+    """spikes: layer name -> 0/1 array [T, neurons] for one sample; one panel per layer, time
+    across, neurons down, a mark per spike."""
+    import numpy as np
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig, axes = plt.subplots(1, len(spikes), figsize=(2.6 * len(spikes), 4), squeeze=False)
+    for ax, (name, s) in zip(axes[0], spikes.items()):
+        s = np.asarray(s)
+        t, n = np.nonzero(s)
+        ax.scatter(t + 1, n, s=2, marker="|", color="k")
+        ax.set_xlim(0.5, s.shape[0] + 0.5)
+        ax.set_ylim(-0.5, s.shape[1] - 0.5)
+        ax.set_xticks(range(1, s.shape[0] + 1))
+        ax.set_xlabel("time step")
+        ax.set_title(f"{name}\n{int(s.sum())} spikes / {s.shape[1]} neurons", fontsize=8)
+    axes[0][0].set_ylabel("neuron")
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

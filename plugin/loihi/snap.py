@@ -1,0 +1,99 @@
+"""A spec moved onto the Loihi 2 fixed-point grid, so that its float twin and the chip agree.
+
+Quantisation changes some decisions (an 8-bit weight moves a potential across a threshold), so
+a fixed-point deployment cannot be checked against the float network it came from: the two are
+different networks. ``snap_to_fixed_point`` returns the network the chip actually runs, as a
+spec: every weight, threshold, bias, initial potential and leak replaced by the real value of
+its integer on Loihi. Its snnTorch model is the deployment's twin (same decisions up to float
+rounding), its accuracy is the quantised accuracy, and quantising it again gives the same
+integers (snapping is idempotent).
+
+What stays approximate: a first layer whose input lattice has a non-zero offset (the offset's
+current is folded into a per-neuron bias on chip, a per-channel bias in the spec), and leaks
+below 1 at T > 1 (Loihi's decay rounds toward zero each step).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import torch
+
+from leanspike import spec as S
+from leanspike.loihi import fixed_point as fx
+from leanspike.loihi.stages import to_stages
+
+
+def _grid(value: torch.Tensor, step: torch.Tensor | float) -> torch.Tensor:
+    return torch.round(value / step) * step
+
+
+def _snap_scalar(value, unit: float):
+    """A threshold/initial potential (float or per-neuron tensor) on the weight-unit grid."""
+    if isinstance(value, torch.Tensor):
+        return _grid(value.detach().to(torch.float64), unit).to(value.dtype)
+    return float(round(float(value) / unit) * unit)
+
+
+def _weight_factor(spec: S.NetworkSpec, index: int, amplitude: float,
+                   encoding: fx.InputEncoding | None) -> torch.Tensor | float:
+    """What the hardware stage multiplies layer ``index``'s spec weights by: the previous
+    layer's spike amplitude, 1/area of each average pool folded in, and for the first layer
+    the input encoding's step (per input channel)."""
+    factor = amplitude
+    for layer in reversed(spec.layers[:index]):
+        if isinstance(layer, S.WEIGHTED):
+            break
+        if isinstance(layer, S.AvgPool2d):
+            factor /= math.prod(layer.kernel_size)
+    if encoding is None:
+        return factor
+    weight = spec.layers[index].weight
+    step = encoding.step.to(torch.float64)
+    if weight.dim() == 4:  # conv: per input channel
+        return factor * step[None, :, None, None]
+    channels = step.numel()
+    per_input = step.repeat_interleave(weight.shape[1] // channels) if channels > 1 else step
+    return factor * per_input.reshape(1, -1)
+
+
+def snap_to_fixed_point(spec: S.NetworkSpec, calibration: torch.Tensor | None = None, *,
+                        input_range: float | None = None, input_bits: int = 8
+                        ) -> tuple[S.NetworkSpec, fx.FixedNetwork]:
+    """(the spec on the fixed-point grid, its FixedNetwork). ``calibration`` inputs (or an
+    ``input_range``) choose the input encoding, as in ``quantize``."""
+    fixed = fx.quantize(to_stages(spec), calibration, timesteps=spec.timesteps,
+                        input_range=input_range, input_bits=input_bits)
+    by_layer = {fs.stage.layer_index: fs for fs in fixed.stages}
+    layers, amplitude, first = [], 1.0, True
+    for i, layer in enumerate(spec.layers):
+        if not isinstance(layer, S.WEIGHTED):
+            layers.append(layer)
+            continue
+        fs = by_layer[i]
+        step = 2 * (1 << fs.weight_exp) * fs.unit   # real value of one mantissa step
+        factor = _weight_factor(spec, i, amplitude, fixed.encoding if first else None)
+        w = layer.weight.detach().to(torch.float64)
+        mant = torch.round(w * factor / step).clamp(-fx.WEIGHT_MANT_MAX - 1, fx.WEIGHT_MANT_MAX)
+        weight = (mant * step / factor).to(layer.weight.dtype)
+        bias = None if layer.bias is None else \
+            _grid(layer.bias.detach().to(torch.float64), fs.unit).to(layer.bias.dtype)
+        n = layer.neuron
+        dv = round((1 << fx.DECAY_BITS) * (1.0 - float(n.leak)))
+        leak = 1.0 - dv / (1 << fx.DECAY_BITS)
+        changes = {"leak": leak, "v_init": _snap_scalar(n.v_init, fs.unit)}
+        if isinstance(n, S.LIF):
+            changes["threshold"] = _snap_scalar(n.threshold, fs.unit)
+            amplitude = float(n.amplitude)
+        else:
+            amplitude = 1.0
+        layers.append(dataclasses.replace(layer, weight=weight, bias=bias,
+                                          neuron=dataclasses.replace(n, **changes)))
+        first = False
+    metadata = {**spec.metadata, "fixed_point": {
+        "snapped": True, "input_bits": input_bits,
+        "layers": [r.as_dict() for r in fixed.report]}}
+    snapped = dataclasses.replace(spec, layers=layers, metadata=metadata)
+    S.validate(snapped)
+    return snapped, fixed

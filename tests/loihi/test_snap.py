@@ -1,0 +1,78 @@
+"""A spec snapped to the Loihi 2 grid is the network the chip runs: its float run makes the
+same decisions as the integer one, and snapping again changes nothing."""
+
+import dataclasses
+
+import pytest
+import torch
+
+from leanspike import spec as S
+from leanspike.loihi import emulate_fixed, emulate_float, quantize, to_stages
+from leanspike.loihi.snap import snap_to_fixed_point
+
+RANGE = 2.0
+
+
+def _no_leak(spec):
+    layers = [dataclasses.replace(layer, neuron=dataclasses.replace(layer.neuron, leak=1.0))
+              if isinstance(layer, S.WEIGHTED) else layer for layer in spec.layers]
+    return dataclasses.replace(spec, layers=layers)
+
+
+def _lattice_inputs(spec, n=256):
+    """Inputs the 8-bit encoding represents exactly (multiples of its step)."""
+    g = torch.Generator().manual_seed(3)
+    k = torch.randint(-127, 128, (n, *spec.input_shape), generator=g)
+    return k.to(torch.float64) * (RANGE / 127)
+
+
+def _integers(net):
+    return [(fs.weight, fs.weight_exp, fs.vth, fs.bias_mant, fs.v_init, fs.dv)
+            for fs in net.stages]
+
+
+def _same(a, b):
+    return all((x is None and y is None) or (torch.equal(x, y) if torch.is_tensor(x) else x == y)
+               for sa, sb in zip(a, b) for x, y in zip(sa, sb))
+
+
+@pytest.mark.parametrize("timesteps", [1, 3])
+@pytest.mark.parametrize("per_neuron", [False, True])
+def test_float_twin_and_fixed_point_make_the_same_decisions(make_conv_spec, timesteps,
+                                                            per_neuron):
+    spec = _no_leak(make_conv_spec(timesteps=timesteps, per_neuron=per_neuron))
+    snapped, _ = snap_to_fixed_point(spec, input_range=RANGE)
+    fixed = quantize(to_stages(snapped), input_range=RANGE, timesteps=timesteps)
+    x = _lattice_inputs(spec)
+    twin = emulate_float(to_stages(snapped), x, timesteps)
+    chip, _ = emulate_fixed(fixed, x)
+    # Only exact ties (v == threshold in integers) can go either way in float arithmetic
+    for i in twin.spikes:
+        differ = float((twin.spikes[i] != chip.spikes[i]).float().mean())
+        assert differ < 0.002, f"layers[{i}]: {differ:.2%} of spikes differ"
+    assert float((twin.output.argmax(1) == chip.output.argmax(1)).float().mean()) >= 0.95
+
+
+def test_snapping_is_idempotent_and_keeps_masks(make_conv_spec):
+    spec = _no_leak(make_conv_spec(timesteps=2, per_neuron=True))
+    once, fixed_once = snap_to_fixed_point(spec, input_range=RANGE)
+    twice, fixed_twice = snap_to_fixed_point(once, input_range=RANGE)
+    assert _same(_integers(quantize(to_stages(once), input_range=RANGE, timesteps=2)),
+                 _integers(fixed_twice))
+    for a, b in zip(once.weighted_layers(), twice.weighted_layers()):
+        assert torch.equal(a[1].weight, b[1].weight)
+    masked = spec.layers[2]
+    assert torch.equal(once.layers[2].mask, masked.mask)
+    assert once.metadata["fixed_point"]["snapped"] and spec.metadata == {"made_by": "test"}
+
+
+def test_snapping_moves_values_by_at_most_half_a_step(make_conv_spec):
+    spec = make_conv_spec(timesteps=1)
+    snapped, fixed = snap_to_fixed_point(spec, input_range=RANGE)
+    for (i, a), (_, b) in zip(spec.weighted_layers(), snapped.weighted_layers()):
+        fs = next(f for f in fixed.stages if f.stage.layer_index == i)
+        step = float((a.weight - b.weight).abs().max())
+        assert 0 < step and float(b.weight.abs().max()) == pytest.approx(
+            float(a.weight.abs().max()), rel=0.01)
+        if a.bias is not None:
+            assert float((a.bias - b.bias).abs().max()) <= fs.unit / 2 + 1e-9
