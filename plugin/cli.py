@@ -746,6 +746,9 @@ def build_parser() -> argparse.ArgumentParser:
     from leanspike.pipeline.cli import add_pipeline_command
 
     add_pipeline_command(sub)
+    from leanspike.stdp.cli import add_stdp_command
+
+    add_stdp_command(sub)
     return parser
 
 
