@@ -8,10 +8,10 @@ PY := $(VENV)/bin/python
 venv:
 	@scripts/ensure-venv.sh
 
-# The main job. Until the end-to-end pipeline lands it trains the zoo's small CNN on the
-# offline digits data and prints its test accuracy.
+# The main job: the whole pipeline on the offline digits data (ANN -> SNN at T=2 -> T=1 ->
+# pruned -> Loihi 2 fixed point -> Lava), every stage in runs/registry; a second run reuses them.
 demo: venv
-	$(PY) -m leanspike train-ann --dataset digits --arch small_cnn --out runs/demo
+	$(PY) -m leanspike pipeline --dataset digits --registry runs/registry --out runs/demo
 
 # --no-skips: in the project's own environment every test, Lava's included, must run.
 test: venv

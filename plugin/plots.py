@@ -98,10 +98,9 @@ def spike_raster(spikes: dict[str, object], path: str | Path, *, title: str = ""
     fig, axes = plt.subplots(1, len(spikes), figsize=(2.6 * len(spikes), 4), squeeze=False)
     for ax, (name, s) in zip(axes[0], spikes.items()):
         s = np.asarray(s)
-        t, n = np.nonzero(s)
-        ax.scatter(t + 1, n, s=2, marker="|", color="k")
-        ax.set_xlim(0.5, s.shape[0] + 0.5)
-        ax.set_ylim(-0.5, s.shape[1] - 0.5)
+        # one column per time step, one row per neuron: black where it spiked
+        ax.imshow(s.T, aspect="auto", cmap="Greys", vmin=0, vmax=1, interpolation="nearest",
+                  extent=(0.5, s.shape[0] + 0.5, s.shape[1] - 0.5, -0.5))
         ax.set_xticks(range(1, s.shape[0] + 1))
         ax.set_xlabel("time step")
         ax.set_title(f"{name}\n{int(s.sum())} spikes / {s.shape[1]} neurons", fontsize=8)

@@ -4,7 +4,8 @@ writer build on these; nothing here imports Lava."""
 
 from leanspike.loihi.emulate import emulate_fixed, emulate_float
 from leanspike.loihi.fixed_point import FixedNetwork, FixedStage, quantize
+from leanspike.loihi.snap import snap_to_fixed_point
 from leanspike.loihi.stages import Stage, to_stages
 
 __all__ = ["FixedNetwork", "FixedStage", "Stage", "emulate_fixed", "emulate_float", "quantize",
-           "to_stages"]
+           "snap_to_fixed_point", "to_stages"]

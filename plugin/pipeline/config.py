@@ -107,7 +107,7 @@ QUICK = {
     "ann": {"epochs": 8, "preset": "default"},
     "convert": {"finetune_epochs": 2},
     "retrain": {"epochs_per_stage": 3},
-    "prune": {"epochs": 4, "target_sparsity": 0.9, "sweep": []},
+    "prune": {"epochs": 12, "target_sparsity": 0.9, "sweep": []},
     "deploy": {"limit": 60},
 }
 
@@ -123,12 +123,12 @@ def _build(cls, data: dict, where: str):
             if not isinstance(value, dict):
                 raise ConfigError(f"{where}{key}: expected a table, got {value!r}")
             value = _build(type(default), value, f"{where}{key}.")
-        elif isinstance(default, bool) and not isinstance(value, bool):
-            raise ConfigError(f"{where}{key}: expected true or false, got {value!r}")
-        elif isinstance(default, (int, float)) and not isinstance(default, bool):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or (
-                    isinstance(default, int) and not isinstance(default, float)
-                    and not float(value).is_integer()):
+        elif isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise ConfigError(f"{where}{key}: expected true or false, got {value!r}")
+        elif isinstance(default, (int, float)):
+            number = isinstance(value, (int, float)) and not isinstance(value, bool)
+            if not number or (isinstance(default, int) and not float(value).is_integer()):
                 raise ConfigError(f"{where}{key}: expected a number like {default!r}, "
                                   f"got {value!r}")
             value = type(default)(value)

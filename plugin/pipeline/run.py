@@ -239,8 +239,9 @@ def run_pipeline(config: PipelineConfig, registry, *, progress: bool = True,
                                 {"backend": c.deploy.backend, "limit": c.deploy.limit},
                                 quantised, compute_deployed)
     m = deployed.metrics
+    partial = "" if m["test_samples"] == len(splits.test) else f", {m['test_samples']} samples"
     records.append(StageRecord(
-        f"on Lava ({c.deploy.backend})", deployed.timesteps, m["accuracy"], m["sparsity"],
+        f"on Lava ({c.deploy.backend}{partial})", deployed.timesteps, m["accuracy"], m["sparsity"],
         m["spikes_per_inference"], m["synaptic_ops"], m["energy_ratio"], m["lava_agreement"],
         deployed.ref, reused,
         {k: m[k] for k in ("float_agreement", "emulation_agreement", "spike_counts_equal",
