@@ -391,7 +391,8 @@ def cmd_run_lava(args: argparse.Namespace) -> int:
             ["test samples", len(x)],
             ["accuracy", f"{float((result.predictions == y).float().mean()):.4f}"],
             ["snnTorch accuracy", f"{float((ref_pred == y).float().mean()):.4f}"],
-            ["agreement with snnTorch", f"{float((result.predictions == ref_pred).float().mean()):.2%}"],
+            ["agreement with snnTorch",
+             f"{float((result.predictions == ref_pred).float().mean()):.2%}"],
             ["samples/s", f"{result.samples_per_s:.1f}"]]
     if result.spike_counts:
         equal = all(torch.equal(result.spike_counts[i], s.sum((0, 1)).to(torch.int64))

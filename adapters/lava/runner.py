@@ -220,7 +220,6 @@ def run(source, x: torch.Tensor, backend: str = "lava-float", *, registry=None,
     data = data.astype(np.int32) if fixed else data
 
     from leanspike.adapters.lava.procs.process import Readout, SpecNetwork, StreamInput
-    from lava.magma.core.run_conditions import RunSteps
 
     source_proc = StreamInput(data=data, timesteps=timesteps)
     network = SpecNetwork(stages=stages, layouts=layouts, timesteps=timesteps, num_samples=n,

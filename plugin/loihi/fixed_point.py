@@ -19,8 +19,8 @@ are 1; the spec's amplitude is in the next weights.
 The first layer receives the input as signed graded spikes p (``InputEncoding``), per input
 channel x = offset_c + step_c * p. When the data sit on a lattice, as pixels do (digits has 17
 levels, MNIST and CIFAR 256), the step is the lattice's, the offset its point nearest zero, and
-the encoding is exact; otherwise p = round(x / step) with the step set by the largest |x|. The step joins the first layer's weights
-and the offset its (per-neuron, border-aware) bias.
+the encoding is exact; otherwise p = round(x / step) with the step set by the largest |x|. The
+step joins the first layer's weights and the offset its (per-neuron, border-aware) bias.
 
 u_l is chosen so that the largest weight uses the full 8-bit mantissa, unless the threshold
 would then need more than 17 bits or the bias more than 13: then weights give up precision
