@@ -156,11 +156,62 @@ def _lava(doc: dict) -> str:
             f"\n\n" + table)
 
 
+def _stdp(doc: dict) -> str:
+    recs = sorted(doc["records"], key=lambda r: not r["pruning"])
+    layers = list(recs[0]["connectivity"])
+    rows = []
+    for r in recs:
+        rows.append(["pruned" if r["pruning"] else "not pruned",
+                     f"{r['accuracy']:.4f}",
+                     " / ".join(f"{r['connectivity'][n]:.3f}" for n in layers),
+                     f"{r['overall_connectivity']:.3f}",
+                     f"{r['learn_seconds']:.1f} / {r['learn_cpu_seconds']:.1f}",
+                     f"{r['synaptic_updates']:,.0f}",
+                     f"{r['inference_synaptic_events']:,.0f}",
+                     f"{r['spikes_per_sample']:.0f}",
+                     ", ".join(f"{a:.3f}" for a in r["per_seed"]["accuracy"])])
+    table = format_table(["STDP", "accuracy", f"connectivity ({' / '.join(layers)})", "overall",
+                          "learn s (wall / CPU)", "synaptic updates (learning)",
+                          "synaptic events / test sample", "spikes / test sample",
+                          "accuracy per seed"], rows, markdown=True)
+    s, c = doc["summary"], doc["config"]
+    met = ", ".join(f"{k}: {'met' if v else 'NOT MET'}" for k, v in s["targets_met"].items())
+    p = next(r for r in recs if r["pruning"])
+    text = (f"A TTFS network learned layer by layer with unsupervised STDP on {doc['dataset']} "
+            f"(intensity-to-latency code, T={c['timesteps']}, DoG {'on' if c['dog'] else 'off'}; "
+            f"conv maps {c['channels']} with {c['kernels']} kernels, fire-once IF neurons, "
+            f"2x2 first-spike pooling, k-WTA with lateral inhibition; a+ {c['a_plus']} / "
+            f"a- {c['a_minus']} doubling every {c['double_every']} samples up to "
+            f"{c['a_plus_max']}; a layer stops at mean w(1-w) < {c['convergence']} or after "
+            f"{c['max_epochs']} epochs), readout a linear SVM on the last layer's first "
+            f"spikes. Pruned: synapses below {p['prune_threshold']} removed every "
+            f"{p['prune_interval']} samples while learning. Medians of {doc['seeds']} seeds, "
+            f"both variants at the same seeds. Synaptic updates are weight changes applied to "
+            f"live synapses; synaptic events are presynaptic spikes times live outgoing "
+            f"synapses (the work the event-driven integration does).\n\n"
+            f"Pruning removes {s['connections_removed']:.1%} of the connections for "
+            f"{s['accuracy_loss_points']:+.2f} points of accuracy lost, "
+            f"{s['updates_ratio']:.2f}x fewer synaptic updates while learning "
+            f"({s['learn_seconds_ratio']:.2f}x learning wall clock, "
+            f"{s['learn_cpu_seconds_ratio']:.2f}x CPU time) and "
+            f"{s['inference_events_ratio']:.2f}x fewer synaptic events per inference "
+            f"({s['inference_seconds_ratio']:.2f}x inference wall clock, "
+            f"{s['inference_cpu_seconds_ratio']:.2f}x CPU time). Targets: {met}.")
+    if "lava" in doc:
+        lv = doc["lava"]
+        text += (f" On Lava (float, CPU simulator) the seed-0 pruned network's first-spike "
+                 f"times {'equal' if lv['exact'] else 'DIFFER FROM'} torch's in every layer "
+                 f"on {lv['samples']} test samples (readout accuracy there "
+                 f"{lv['accuracy']:.2f}, {lv['samples_per_s']:.1f} samples/s).")
+    return text + "\n\n" + table
+
+
 RENDERERS = {"ann_digits": ("ANN baselines (digits)", _ann_digits),
              "conversion": ("DNN-to-SNN conversion", _conversion),
              "iir": ("Retraining down to one time step (IIR-SNN)", _iir),
              "pruning": ("Pruning (Grad R and magnitude)", _pruning),
-             "lava": ("Deployment on Lava (float, Loihi 2 fixed point, netx)", _lava)}
+             "lava": ("Deployment on Lava (float, Loihi 2 fixed point, netx)", _lava),
+             "stdp": ("STDP-learned TTFS networks with pruning during learning", _stdp)}
 
 
 def render() -> str:

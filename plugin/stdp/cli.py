@@ -30,7 +30,7 @@ def add_stdp_command(sub) -> None:
     p.add_argument("--compare", action="store_true",
                    help="also learn without pruning at the same seed and print the savings")
     p.add_argument("--timesteps", type=int, help="latency code length T (default 16)")
-    p.add_argument("--channels", help="feature maps per conv layer, e.g. 16,32")
+    p.add_argument("--channels", help="feature maps per conv layer (default 16,64)")
     p.add_argument("--epochs", type=float, help="at most this many passes per layer")
     p.add_argument("--dog", action="store_true", help="DoG ON/OFF filtering before encoding")
     p.add_argument("--readout", choices=READOUTS, help="linear classifier (default svm)")

@@ -73,7 +73,10 @@ class Synapses:
                 ) -> tuple[torch.Tensor, int]:
         """(potentials [N, T, num_post] float64, synaptic events) for presynaptic spike times
         ``times`` [N, num_pre]: every spike is delivered along its live outgoing synapses at
-        its time step, and the potentials are the running sums."""
+        its time step (event-driven synapses), and the potentials are the running sums
+        (clock-driven neurons: at these sizes a dense [T, neurons] pass is cheaper than
+        ordering the deliveries per neuron; measured on digits' second layer, 0.7 ms against
+        2.2 ms per sample before pruning and equal after)."""
         n = times.shape[0]
         n_idx, pre_idx = (times < timesteps).nonzero(as_tuple=True)
         deg = self.out_degree[pre_idx]
@@ -89,11 +92,13 @@ class Synapses:
 
 
 def first_spikes(potentials: torch.Tensor, threshold: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """(first-spike times, potential at that time) from potentials [N, T, ...]."""
-    above = potentials >= threshold
-    fired = above.any(1)
-    t = above.to(torch.uint8).argmax(1)
-    v = potentials.gather(1, t.unsqueeze(1)).squeeze(1)
+    """(first-spike times, potential at that time) from potentials [N, T, ...]. Weights are
+    non-negative, so a potential never falls: the first crossing is the number of steps spent
+    below the threshold."""
+    steps = potentials.shape[1]
+    t = (potentials < threshold).sum(1)
+    fired = t < steps
+    v = potentials.gather(1, t.clamp(max=steps - 1).unsqueeze(1)).squeeze(1)
     return torch.where(fired, t, torch.full_like(t, NEVER)), torch.where(fired, v, 0.0)
 
 
@@ -125,7 +130,7 @@ def ttfs_step(v: torch.Tensor, fired: torch.Tensor, blocked: torch.Tensor, curre
     return v, fired | cand, blocked, cand
 
 
-@dataclass
+@dataclass(eq=False)  # identity: comparing weight tensors has no single truth value
 class TTFSConv:
     """A convolution (stride 1) onto fire-once IF neurons; weights in [0, 1], shared by
     position; ``mask`` marks live synapses (pruned ones are gone for good)."""
@@ -135,7 +140,7 @@ class TTFSConv:
     padding: int = 0
     mask: torch.Tensor | None = None      # bool, same shape; None: all live
     inhibition: bool = True               # pointwise lateral inhibition between maps
-    _cache: dict = field(default_factory=dict, repr=False, compare=False)
+    _cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.weight.dim() != 4:
@@ -147,11 +152,15 @@ class TTFSConv:
             raise ConfigError(f"TTFSConv mask shape {tuple(self.mask.shape)} differs from the "
                               f"weight's {tuple(self.weight.shape)}")
         self.mask = self.mask.bool()
+        if bool((self.weight < 0).any()):
+            raise ConfigError("TTFSConv weights must be non-negative (STDP keeps them in [0, 1]; "
+                              "the first-spike search relies on potentials never falling)")
         self.weight = (self.weight * self.mask).to(torch.float64)
 
     def synapses(self, input_shape: tuple[int, int, int]) -> Synapses:
-        """The unrolled live synapses for this input shape, rebuilt when the mask changes."""
-        key = (tuple(input_shape), int(self.mask.sum()))
+        """The unrolled live synapses for this input shape (rebuilt after ``prune``: change
+        the mask through it)."""
+        key = tuple(input_shape)
         if self._cache.get("key") != key:
             self._cache.update(key=key, synapses=Synapses(input_shape, self.mask, self.padding))
         return self._cache["synapses"]
@@ -159,8 +168,10 @@ class TTFSConv:
     def prune(self, where: torch.Tensor) -> int:
         """Remove the live synapses where ``where`` is true, for good; return how many."""
         gone = where & self.mask
-        self.mask &= ~gone
-        self.weight[gone] = 0.0
+        if bool(gone.any()):
+            self.mask &= ~gone
+            self.weight[gone] = 0.0
+            self._cache.clear()
         return int(gone.sum())
 
     def potentials(self, times: torch.Tensor, timesteps: int) -> tuple[torch.Tensor, int]:

@@ -31,7 +31,7 @@ class Readout:
     regularisation. Features are standardised first."""
 
     kind: str = "svm"
-    c: float = 0.1
+    c: float = 0.01
     seed: int = 0
 
     def __post_init__(self) -> None:

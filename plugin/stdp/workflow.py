@@ -22,23 +22,31 @@ from leanspike.stdp.train import LayerTraining, LearningReport, train_layerwise
 
 @dataclass(frozen=True)
 class STDPConfig:
-    """Network and learning settings. The defaults are the digits (8x8) ones, chosen on the
-    benchmark's seeds; each conv layer is followed by 2x2 first-spike pooling.
+    """Network and learning settings; the defaults are the digits (8x8) ones.
 
-    ``dog`` is off by default: on 8x8 digits a centre-surround filter with a useful
-    surround spans most of the image, and the strokes are already bright lines on black, so
-    raw intensity is the better first-layer input (the benchmark's ``--dog`` measures it).
+    Two conv layers of fire-once IF neurons (3x3 kernels, 16 and 64 maps) with 2x2
+    first-spike pooling after the first; pointwise lateral inhibition in the first layer only
+    (in the second it silenced too much of an already sparse input: readout accuracy fell by
+    several points on digits). A layer learns until mean w(1-w) < ``convergence`` (0.01, as
+    Kheradpisheh et al.); ``max_epochs`` is only a cap (on digits the first layer converges
+    in about 1.1 epochs, the second in 2.3 pruned and 3 unpruned). The readout reads the
+    second layer's 4x4x64 first spikes (64 maps rather than 32: about 3 points more accuracy
+    and less spread over seeds on digits).
+
+    ``dog`` is off by default: on 8x8 digits a centre-surround filter with a useful surround
+    spans most of the image, and the strokes are already bright lines on black, so raw
+    intensity is the first layer's input (``--dog`` in the CLI and the benchmark turns it on).
     """
 
     timesteps: int = 16
     dog: bool = False
     dog_size: int = 3
-    channels: tuple[int, ...] = (16, 32)
+    channels: tuple[int, ...] = (16, 64)
     kernels: tuple[int, ...] = (3, 3)
-    thresholds: tuple[float, ...] = (2.0, 4.0)
+    thresholds: tuple[float, ...] = (2.0, 6.0)
     k: tuple[int, ...] = (3, 3)
     radius: tuple[int, ...] = (1, 1)
-    max_epochs: tuple[float, ...] = (1.0, 1.0)
+    max_epochs: tuple[float, ...] = (4.0, 4.0)
     convergence: float = 0.01
     a_plus: float = 0.004
     a_minus: float = -0.003
@@ -46,11 +54,11 @@ class STDPConfig:
     double_every: int = 100
     init_mean: float = 0.8
     init_std: float = 0.05
-    inhibition: tuple[bool, ...] = (True, True)
-    pools: tuple[int, ...] = (2, 2)
+    inhibition: tuple[bool, ...] = (True, False)
+    pools: tuple[int, ...] = (2, 0)
     pruning: Pruning = field(default_factory=Pruning)
     readout: str = "svm"
-    readout_c: float = 0.1
+    readout_c: float = 0.01
 
     def __post_init__(self) -> None:
         n = len(self.channels)
@@ -125,6 +133,7 @@ class STDPResult:
     connectivity: list[LayerConnectivity]
     inference_events: float        # synaptic events per test sample
     inference_seconds: float       # test set through the network, wall clock
+    inference_cpu_seconds: float   # the same, CPU time of this process
     test_spikes: float             # spikes per test sample, all layers
 
     @property
@@ -142,11 +151,13 @@ class STDPResult:
                 "connectivity": {c.name: c.connectivity for c in self.connectivity},
                 "overall_connectivity": self.overall_connectivity,
                 "learn_seconds": self.learning.seconds,
+                "learn_cpu_seconds": self.learning.cpu_seconds,
                 "synaptic_updates": self.learning.updates,
                 "learning_synaptic_events": self.learning.events,
                 "learning_samples": [r.samples for r in self.learning.layers],
                 "inference_synaptic_events": self.inference_events,
                 "inference_seconds": self.inference_seconds,
+                "inference_cpu_seconds": self.inference_cpu_seconds,
                 "spikes_per_sample": self.test_spikes}
 
 
@@ -164,9 +175,10 @@ def run_stdp(config: STDPConfig | None = None, *, dataset: str = "digits", data_
     learning = train_layerwise(network, t_tr, config.layer_training(), config.pruning,
                                seed=seed, progress=progress)
     train_out = network.run(t_tr).output
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     test_run = network.run(t_te)
     inference_seconds = time.perf_counter() - start
+    inference_cpu_seconds = time.process_time() - cpu_start
     readout = Readout(config.readout, config.readout_c, seed).fit(
         spike_features(train_out, config.timesteps), y_tr.numpy())
     f_te = spike_features(test_run.output, config.timesteps)
@@ -179,6 +191,7 @@ def run_stdp(config: STDPConfig | None = None, *, dataset: str = "digits", data_
         connectivity=network.connectivity(),
         inference_events=test_run.events_per_sample(),
         inference_seconds=inference_seconds,
+        inference_cpu_seconds=inference_cpu_seconds,
         test_spikes=spikes / len(t_te))
 
 
@@ -188,7 +201,7 @@ def compare(results_pruned: list[STDPResult], results_dense: list[STDPResult]) -
         return float(np.median([r.metrics()[key] for r in rs]))
 
     out = {}
-    for key in ("accuracy", "overall_connectivity", "learn_seconds", "synaptic_updates",
-                "inference_synaptic_events", "inference_seconds"):
+    for key in ("accuracy", "overall_connectivity", "learn_seconds", "learn_cpu_seconds",
+                "synaptic_updates", "inference_synaptic_events", "inference_seconds"):
         out[key] = {"pruned": med(results_pruned, key), "dense": med(results_dense, key)}
     return out
