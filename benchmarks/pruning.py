@@ -1,12 +1,15 @@
 """Pruning a low-latency SNN: Grad R against magnitude pruning, at the same epoch budget.
 
     python benchmarks/pruning.py --out benchmarks/results/pruning.json [--seeds 3]
+    python benchmarks/pruning.py --methods gradr,magnitude,stds --timesteps 1
     python benchmarks/pruning.py --dataset cifar10 --arch vgg16 --data-dir DIR --device cuda
 
 Per seed: a ReLU ANN is trained, converted with the IIR paper's method at T=5 and retrained
 5,4,3,2,1 (5 epochs per stage); the T=2 and T=1 stages are the dense networks. Each is pruned to
-every target sparsity with both methods for the same number of epochs. Figures are medians over
-seeds; `accuracies` holds every seed's value.
+every target sparsity with every method for the same number of epochs, with the same recipe
+(allocation across layers, distillation from the dense network, learning rate and its cosine
+decay; see ``leanspike.adapters.snntorch.prune``). Figures are medians over seeds;
+`accuracies` holds every seed's value.
 """
 
 from __future__ import annotations
@@ -36,11 +39,15 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_common_arguments(parser, "pruning.json", ann_epochs_flag="--ann-epochs")
     parser.add_argument("--epochs-per-stage", type=int, default=5, help="IIR retraining")
-    parser.add_argument("--epochs", type=int, default=60, help="pruning epochs, both methods")
+    parser.add_argument("--epochs", type=int, default=200, help="pruning epochs, every method")
     parser.add_argument("--lr", type=float, help="default: each method's own (see prune)")
+    parser.add_argument("--allocation", default="balanced", choices=["balanced", "global"],
+                        help="how the target is shared among layers (every method)")
+    parser.add_argument("--distill", type=float, default=0.7,
+                        help="weight of distillation from the dense network (0: labels only)")
     parser.add_argument("--sparsities", default="0.5,0.8,0.9,0.95,0.98,0.99")
     parser.add_argument("--timesteps", default="1,2")
-    parser.add_argument("--methods", default="gradr,magnitude")
+    parser.add_argument("--methods", default="gradr,magnitude,stds")
     parser.add_argument("--plot", help="also write accuracy-against-sparsity here")
     args = parser.parse_args(argv)
 
@@ -70,6 +77,7 @@ def main(argv=None):
                         warnings.simplefilter("ignore")
                         r = prune(stages[T].spec, splits.train, splits.test, method=method,
                                   target_sparsity=p, epochs=args.epochs, lr=args.lr,
+                                  allocation=args.allocation, distill=args.distill,
                                   device=device, seed=seed, progress=False)
                     runs.setdefault((method, T, p), []).append(
                         {"sparsity": r.sparsity, "accuracy": r.accuracy,
@@ -89,7 +97,8 @@ def main(argv=None):
         "connectivity": rs[0]["connectivity"],
     } for (method, T, p), rs in runs.items()]
     payload = {"dataset": args.dataset, "arch": args.arch, "seeds": args.seeds,
-               "epochs": args.epochs, "lr": args.lr,
+               "epochs": args.epochs, "lr": args.lr, "allocation": args.allocation,
+               "distill": args.distill, "recipe": _recipe(args),
                "dense_accuracy": {str(T): median(v) for T, v in dense.items()},
                "dense_accuracies": {str(T): v for T, v in dense.items()},
                "energy_model": "45nm FP32 (Horowitz 2014): MAC 4.6 pJ, AC 0.9 pJ",
@@ -102,6 +111,22 @@ def main(argv=None):
                                "accuracy": r["accuracy"]} for r in records], args.plot,
                              title=f"pruning on {args.dataset}")
     print(f"wrote {path}")
+
+
+def _recipe(args) -> str:
+    """The settings every method shared, in words (BENCHMARKS.md prints it)."""
+    from leanspike.adapters.snntorch.pruning import DEFAULT_LR
+
+    lr = f"{args.lr:g}" if args.lr else ", ".join(f"{v:g} for {k}" for k, v in DEFAULT_LR.items())
+    share = ("every layer keeps the same number of synapses (a layer smaller than its share "
+             "stays whole)" if args.allocation == "balanced" else "one global target")
+    teach = (f"loss {1 - args.distill:g} cross-entropy + {args.distill:g} distillation from the "
+             f"dense network at temperature 4" if args.distill else "cross-entropy on the labels")
+    return (f"Every method: {args.epochs} epochs, Adam at lr {lr}, {share}, {teach}, cosine "
+            f"decay over the fine-tuning epochs. Grad R: one Laplace prior per layer with "
+            f"automatic alpha (cubic ramp to the target), rewiring for the first half of the "
+            f"epochs, then the masks are fixed and training continues; STDS: a growing soft "
+            f"threshold per layer, same schedule; magnitude: cubic ramp over 70% of the epochs.")
 
 
 if __name__ == "__main__":

@@ -106,15 +106,15 @@ def _pruning(doc: dict) -> str:
                          f"{hi['synops']:.4g}" if hi else "-"])
     table = format_table(["T", "method", "dense", *[f"p={p:g}" for p in ps],
                           f"synops at p={ps[-1]:g}"], rows, markdown=True)
+    recipe = doc.get("recipe") or (
+        f"Adam; lr {doc['lr'] or '3e-3 for Grad R, 1e-3 for magnitude'}. Grad R: automatic "
+        f"alpha, rewiring for the first half of the epochs, then the masks are fixed (cut to "
+        f"the target if rewiring fell short) and training continues; magnitude: global, cubic "
+        f"ramp over 70% of the epochs.")
     return (f"{doc['arch']} on {doc['dataset']}: test accuracy (measured sparsity) after "
-            f"pruning for {doc['epochs']} epochs (Adam; lr "
-            f"{doc['lr'] or '3e-3 for Grad R, 1e-3 for magnitude'}), median of "
-            f"{doc['seeds']} seeds; dense = the IIR-retrained network at that T. Grad R: "
-            f"automatic alpha, rewiring for the first half of the epochs, then the masks are "
-            f"fixed (cut to the target if rewiring fell short) and training continues; "
-            f"magnitude: global, "
-            f"cubic ramp over 70% of the epochs. Synaptic operations per inference count only "
-            f"live synapses.\n\n" + table)
+            f"pruning for {doc['epochs']} epochs, median of {doc['seeds']} seeds; dense = the "
+            f"IIR-retrained network at that T. {recipe} Synaptic operations per inference "
+            f"count only live synapses.\n\n" + table)
 
 
 def _lava(doc: dict) -> str:

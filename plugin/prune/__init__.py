@@ -1,6 +1,7 @@
-"""Pruning spiking networks down to a few percent of their synapses: gradient rewiring (Grad R)
-and magnitude pruning, on any model's Conv/Linear weights. The training loops that use them are
-the adapter's (``leanspike.adapters.snntorch.prune``)."""
+"""Pruning spiking networks down to a few percent of their synapses: gradient rewiring (Grad R),
+a growing soft threshold (STDS) and magnitude pruning, on any model's Conv/Linear weights, and
+how a sparsity target is shared among layers. The training loops that use them are the
+adapter's (``leanspike.adapters.snntorch.prune``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from leanspike.prune.allocation import ALLOCATIONS, balanced_sparsity
 from leanspike.prune.gradr import ALIVE, GradR
 from leanspike.prune.magnitude import (
     apply_masks,
@@ -16,9 +18,11 @@ from leanspike.prune.magnitude import (
     effective_weight,
     magnitude_masks,
 )
+from leanspike.prune.stds import STDS
 
-__all__ = ["ALIVE", "GradR", "LayerConnectivity", "apply_masks", "check_sparsity",
-           "connectivity", "cubic_schedule", "magnitude_masks", "prunable"]
+__all__ = ["ALIVE", "ALLOCATIONS", "STDS", "GradR", "LayerConnectivity", "apply_masks",
+           "balanced_sparsity", "check_sparsity", "connectivity", "cubic_schedule",
+           "magnitude_masks", "prunable"]
 
 
 def prunable(model: nn.Module) -> list[tuple[str, nn.Module]]:

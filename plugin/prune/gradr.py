@@ -11,16 +11,24 @@ The model keeps ordinary weights: after every step the optimiser writes s * relu
 them, so the forward pass (and anything else) sees a plain, exactly-zero pruned weight. Other
 parameters (biases, thresholds, leaks, batch norm) get plain Adam and are never pruned.
 
-How sparse the result ends up depends on alpha and the length of training. With
-``alpha="auto"`` (the default) alpha is adjusted as training goes so that the connectivity
-follows a ramp to the target over the first ``ramp`` fraction of the expected steps; that is
-this implementation's addition to the paper, which tunes alpha by hand per target.
+Additions to the paper (which tunes one alpha by hand per target), each measured on digits:
+
+- ``alpha="auto"`` (the default) adjusts alpha every step so that the connectivity follows Zhu
+  & Gupta's cubic ramp to the target over the first ``ramp`` fraction of the expected steps. The
+  controller works on the log of the density (a 2x excess of live synapses at 99% counts as
+  much as at 50%); a linear ramp with a linear-gap controller left 99% targets short and the
+  last 1% was then cut in one step. alpha stays <= 1: Adam moves theta by at most about lr per
+  step, so a stronger prior would stop every synapse from growing back.
+- ``layer_sparsity``: one prior per layer, each with its own target, automatic alpha and
+  centre, instead of one prior for all. With a single prior the survivors at 99% gather in the
+  big fully connected layer; one per layer lets the caller share the synapses out (see
+  ``leanspike.prune.allocation``). A layer whose target is 0 is kept whole (plain Adam).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import torch
 from torch import nn
@@ -34,13 +42,17 @@ class GradR(torch.optim.Optimizer):
     """Grad R for ``rewired`` weights and Adam for ``others``.
 
     ``total_steps`` (the number of ``step()`` calls planned) paces the automatic alpha.
+    ``layer_sparsity`` (one target per rewired weight) gives each weight tensor its own prior,
+    with its own automatic alpha and centre, instead of one prior for all (see
+    ``leanspike.prune.allocation`` for how the benchmark chooses them).
     ``noise`` adds the paper's optional Langevin noise sqrt(2 lr T) N(0, 1) to theta (off).
     """
 
     def __init__(self, rewired: Iterable[nn.Parameter], others: Iterable[nn.Parameter] = (), *,
                  lr: float = 1e-3, target_sparsity: float = 0.95,
                  alpha: float | str = "auto", total_steps: int | None = None,
-                 ramp: float = 0.7, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 ramp: float = 0.7, layer_sparsity: Sequence[float] | None = None,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  noise: float = 0.0, seed: int = 0):
         if not 0.5 <= target_sparsity < 1:
             raise ConfigError(f"target_sparsity must be in [0.5, 1) (the prior's centre "
@@ -60,10 +72,27 @@ class GradR(torch.optim.Optimizer):
         super().__init__(groups, dict(lr=lr, betas=betas, eps=eps))
         self.target = float(target_sparsity)
         self.auto = alpha == "auto"
-        self.alpha = 0.1 if self.auto else float(alpha)
+        start = 0.1 if self.auto else float(alpha)
+        self.per_layer = layer_sparsity is not None
+        if layer_sparsity is None:  # one prior for every weight (the paper's)
+            self.priors = [_Prior(list(range(len(rewired))), self.target, start, self.target)]
+        else:
+            layer_sparsity = [float(x) for x in layer_sparsity]
+            if len(layer_sparsity) != len(rewired):
+                raise ConfigError(f"layer_sparsity has {len(layer_sparsity)} values for "
+                                  f"{len(rewired)} rewired weights")
+            bad = [x for x in layer_sparsity if not 0 <= x < 1]
+            if bad:
+                raise ConfigError(f"layer_sparsity values must be in [0, 1), got {bad[0]}")
+            # a layer's prior is centred by its own target, or by the global one where that
+            # is higher (the centre ln(2(1-p))/alpha needs p >= 0.5; below it would sit above
+            # zero and pull every pruned synapse back); a layer with target 0 is kept whole:
+            # no prior, no fixed sign, plain Adam
+            self.priors = [_Prior([i], x, start, max(x, self.target))
+                           for i, x in enumerate(layer_sparsity) if x > 0]
         self.total_steps = total_steps
         self.ramp = ramp
-        self.gain = 2.0
+        self.gain = 0.5
         # Adam moves theta by about lr per step; a prior stronger than that (alpha > 1) would
         # make regrowth impossible and the sparsity overshoot, so the automatic alpha stops there
         self.max_alpha = 1.0
@@ -72,7 +101,7 @@ class GradR(torch.optim.Optimizer):
         self.pruned_events = 0
         self.regrown_events = 0
         gen = torch.Generator().manual_seed(seed)
-        for p in rewired:
+        for i, p in enumerate(rewired):
             st = self.state[p]
             w = p.detach()
             sign = torch.sign(w)
@@ -82,27 +111,52 @@ class GradR(torch.optim.Optimizer):
                 sign = torch.where(zero, rnd, sign)
             st["sign"] = sign
             st["theta"] = w.abs().clone()
+            st["prior"] = next((k for k, pr in enumerate(self.priors) if i in pr.members), None)
+
+    @property
+    def alpha(self) -> float:
+        """The prior's scale (with ``layer_sparsity``: the largest of the layers')."""
+        return max((pr.alpha for pr in self.priors), default=0.0)
+
+    @property
+    def alphas(self) -> list[float]:
+        return [pr.alpha for pr in self.priors]
 
     @property
     def mu(self) -> float:
-        return math.log(2 * (1 - self.target)) / self.alpha
+        return self.priors[0].mu
 
     def _rewired(self) -> list[nn.Parameter]:
         return [p for g in self.param_groups if g["rewire"] for p in g["params"]]
 
+    def _counts(self, members: list[int]) -> tuple[int, int]:
+        params = self._rewired()
+        alive = sum(int((self.state[params[i]]["theta"] > 0).sum())
+                    if self.state[params[i]]["prior"] is not None else params[i].numel()
+                    for i in members)
+        return alive, sum(params[i].numel() for i in members)
+
     def sparsity(self) -> float:
-        alive = total = 0
-        for p in self._rewired():
-            alive += int((self.state[p]["theta"] > 0).sum())
-            total += p.numel()
+        alive, total = self._counts(list(range(len(self._rewired()))))
         return 1 - alive / total
 
-    def _adapt_alpha(self) -> None:
-        """Multiplicative control: alpha grows while the sparsity lags the ramp, shrinks while
-        it leads (a 1-point gap changes alpha by ~2% per step)."""
+    def planned_sparsity(self, target: float | None = None) -> float:
+        """Where the automatic alpha steers the sparsity after ``steps``: Zhu & Gupta's cubic
+        ramp to the target over the first ``ramp`` fraction of the steps (fast while most
+        synapses are redundant, slow near the target)."""
+        target = self.target if target is None else target
         progress = min(1.0, self.steps / max(1, self.ramp * self.total_steps))
-        gap = self.target * progress - self.sparsity()
-        self.alpha = min(self.max_alpha, max(1e-4, self.alpha * math.exp(self.gain * gap)))
+        return target * (1 - (1 - progress) ** 3)
+
+    def _adapt_alpha(self) -> None:
+        """Multiplicative control on the log of the density: alpha grows while more synapses
+        are alive than planned and shrinks while fewer are (a 10% excess of live synapses
+        raises alpha by ~``gain`` * 10% per step)."""
+        for pr in self.priors:
+            alive, total = self._counts(pr.members)
+            density = max(alive / total, 1e-9)
+            gap = math.log(density) - math.log(1 - self.planned_sparsity(pr.target))
+            pr.alpha = min(self.max_alpha, max(1e-4, pr.alpha * math.exp(self.gain * gap)))
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -119,7 +173,8 @@ class GradR(torch.optim.Optimizer):
                 if p.grad is None:
                     continue
                 st = self.state[p]
-                g = p.grad * st["sign"] if group["rewire"] else p.grad
+                plain = not group["rewire"] or st["prior"] is None  # kept whole: plain Adam
+                g = p.grad if plain else p.grad * st["sign"]
                 if "m" not in st:
                     st["m"] = torch.zeros_like(p)
                     st["v"] = torch.zeros_like(p)
@@ -130,13 +185,14 @@ class GradR(torch.optim.Optimizer):
                 m_hat = st["m"] / (1 - b1 ** st["t"])
                 v_hat = st["v"] / (1 - b2 ** st["t"])
                 update = lr * m_hat / (v_hat.sqrt() + eps)
-                if not group["rewire"]:
+                if plain:
                     p.sub_(update)
                     continue
                 theta = st["theta"]
                 alive_before = theta > 0
                 theta.sub_(update)
-                theta.sub_(lr * self.alpha * torch.sign(theta - self.mu))
+                prior = self.priors[st["prior"]]
+                theta.sub_(lr * prior.alpha * torch.sign(theta - prior.mu))
                 if self.noise:
                     theta.add_(torch.randn_like(theta) * math.sqrt(2 * lr * self.noise))
                 alive_after = theta > 0
@@ -154,20 +210,48 @@ class GradR(torch.optim.Optimizer):
     def masks(self, at_least: float | None = None) -> list[torch.Tensor]:
         """0/1 masks of the live synapses, one per rewired weight. With ``at_least``, if fewer
         synapses than that fraction are pruned, the live ones with the smallest theta are cut
-        too (a final projection onto the target; Grad R's own dynamics can lag it)."""
+        too (a final projection onto the target; Grad R's own dynamics can lag it). With
+        ``layer_sparsity`` each layer is projected onto its own target, ``at_least`` or not."""
         params = self._rewired()
-        masks = [(self.state[p]["theta"] > 0).to(p.dtype) for p in params]
-        if at_least is None:
-            return masks
-        total = sum(m.numel() for m in masks)
-        excess = int(sum(m.sum() for m in masks)) - (total - int(round(at_least * total)))
-        if excess <= 0:
-            return masks
-        thetas = torch.cat([self.state[p]["theta"].flatten() for p in params])
-        alive = torch.cat([m.flatten() for m in masks]).bool()
-        candidates = torch.where(alive, thetas, torch.full_like(thetas, float("inf")))
-        cut = torch.topk(candidates, excess, largest=False).indices
-        flat = torch.cat([m.flatten() for m in masks])
-        flat[cut] = 0
-        return [chunk.view_as(m) for chunk, m in
-                zip(torch.split(flat, [m.numel() for m in masks]), masks, strict=True)]
+        masks = [(self.state[p]["theta"] > 0).to(p.dtype) if self.state[p]["prior"] is not None
+                 else torch.ones_like(p) for p in params]
+        if not self.per_layer:
+            if at_least is None:
+                return masks
+            return project_masks(masks, [self.state[p]["theta"] for p in params], at_least)
+        for pr in self.priors:
+            i = pr.members[0]
+            masks[i] = project_masks([masks[i]], [self.state[params[i]]["theta"]], pr.target)[0]
+        return masks
+
+
+class _Prior:
+    """One Laplace prior: its members (indices of rewired weights), the sparsity its alpha is
+    steered to, its scale, and the sparsity p of its centre ln(2(1-p))/alpha."""
+
+    def __init__(self, members: list[int], target: float, alpha: float, centre: float):
+        self.members = members
+        self.target = target
+        self.alpha = alpha
+        self.centre = centre
+
+    @property
+    def mu(self) -> float:
+        return math.log(2 * (1 - self.centre)) / self.alpha
+
+
+def project_masks(masks: list[torch.Tensor], scores: list[torch.Tensor], at_least: float
+                  ) -> list[torch.Tensor]:
+    """Cut the live synapses with the smallest ``scores`` (theta) until at least ``at_least``
+    of all are pruned (rounded so that the measured sparsity never falls short of it)."""
+    total = sum(m.numel() for m in masks)
+    keep = int(math.floor((1 - at_least) * total + 1e-6))
+    excess = int(sum(m.sum() for m in masks)) - keep
+    if excess <= 0:
+        return masks
+    flat_theta = torch.cat([t.flatten() for t in scores])
+    flat = torch.cat([m.flatten() for m in masks])
+    candidates = torch.where(flat.bool(), flat_theta, torch.full_like(flat_theta, float("inf")))
+    flat[torch.topk(candidates, excess, largest=False).indices] = 0
+    return [chunk.view_as(m) for chunk, m in
+            zip(torch.split(flat, [m.numel() for m in masks]), masks, strict=True)]

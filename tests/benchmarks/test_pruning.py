@@ -13,10 +13,13 @@ def test_pruning_benchmark_runs_small(tmp_path):
          '{"channels": [4, 8, 8], "hidden": [16]}', "--plot", str(tmp_path / "p.png")])
     doc = json.loads(out.read_text())
     keys = {(r["method"], r["T"], r["target_sparsity"]) for r in doc["records"]}
-    assert keys == {(m, t, p) for m in ("gradr", "magnitude") for t in (1, 2) for p in (0.5, 0.9)}
+    assert keys == {(m, t, p) for m in ("gradr", "magnitude", "stds") for t in (1, 2)
+                    for p in (0.5, 0.9)}
     for r in doc["records"]:
         assert abs(r["sparsity"] - r["target_sparsity"]) < 0.05
         assert 0 <= r["accuracy"] <= 1 and r["synops"] >= 0
     assert set(doc["dense_accuracy"]) == {"1", "2"}
     text = runpy.run_path(str(BENCH / "report.py"))["_pruning"](doc)
-    assert "gradr" in text and "magnitude" in text
+    assert "gradr" in text and "magnitude" in text and "stds" in text
+    assert doc["allocation"] == "balanced" and "Grad R" in doc["recipe"]
+    assert doc["recipe"] in text

@@ -7,6 +7,7 @@ from leanspike import load_spec
 from leanspike.adapters.snntorch import convert, prune, to_snntorch
 from leanspike.data import load_dataset
 from leanspike.errors import ConfigError
+from leanspike.prune import balanced_sparsity
 from leanspike.reference import simulate
 from leanspike.registry import Registry
 from leanspike.training import TrainConfig, set_seed, train_ann
@@ -24,19 +25,48 @@ def dense():
     return out.network, splits
 
 
-@pytest.mark.parametrize("method", ["gradr", "magnitude"])
+@pytest.mark.parametrize("method", ["gradr", "magnitude", "stds"])
 def test_measured_sparsity_matches_the_target(dense, method):
     net, splits = dense
     result = prune(net, splits.train, splits.test, method=method, target_sparsity=0.9, epochs=4,
                    device="cpu", progress=False)
-    assert result.sparsity == pytest.approx(0.9, abs=0.02)
+    # the default "balanced" allocation: whole synapses per layer, never short of the target
+    assert 0.9 <= result.sparsity < 0.905
     assert result.accuracy > 0.5
-    assert sum(c.alive for c in result.layers) < 0.12 * sum(c.total for c in result.layers)
+    kept = [c.alive for c in result.layers]
+    share = balanced_sparsity([c.total for c in result.layers], 0.9)
+    share = [round((1 - s) * c.total) for s, c in zip(share, result.layers)]
+    assert all(k <= n for k, n in zip(kept, share)), (kept, share)  # Grad R may keep fewer
+    if method != "gradr":
+        assert kept == share
     assert len(result.history) == 4
-    if method == "gradr":
+    if method != "magnitude":
         assert any("regrown" in h for h in result.history)
     # the input network is untouched
     assert all(not hasattr(m, "weight_mask") for m in net.modules())
+
+
+@pytest.mark.parametrize("method", ["gradr", "magnitude"])
+def test_the_papers_global_allocation_without_distillation(dense, method):
+    net, splits = dense
+    result = prune(net, splits.train, splits.test, method=method, target_sparsity=0.9, epochs=3,
+                   allocation="global", distill=0.0, cosine=False, device="cpu",
+                   progress=False)
+    assert result.sparsity == pytest.approx(0.9, abs=0.02)
+    # one global cut: the layers end up with different shares
+    assert len({round(c.connectivity, 2) for c in result.layers}) > 1
+    if method == "gradr":
+        assert "alpha" in result.history[0] and result.history[-1]["sparsity"] >= 0.9 - 1e-6
+
+
+def test_an_explicit_allocation_is_kept_per_layer(dense):
+    net, splits = dense
+    layers = [m for m in net.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+    allocation = [0.5, 0.9, 0.95, 0.95, 0.6][:len(layers)]
+    result = prune(net, splits.train, splits.test, method="gradr", target_sparsity=0.9,
+                   epochs=2, allocation=allocation, device="cpu", progress=False)
+    for c, s in zip(result.layers, allocation):
+        assert c.alive <= int((1 - s) * c.total + 1e-6)
 
 
 def test_masks_survive_spec_and_registry_and_outputs_match(dense, tmp_path):
@@ -75,3 +105,10 @@ def test_bad_pruning_arguments(dense):
         with pytest.raises(ConfigError, match=r"\[0.5, 1\)"):
             prune(net, splits.train, splits.test, method="gradr", target_sparsity=0.2,
                   epochs=1, progress=False)
+        with pytest.raises(ConfigError, match="unknown allocation 'erk'"):
+            prune(net, splits.train, splits.test, allocation="erk", epochs=1, progress=False)
+        with pytest.raises(ConfigError, match="allocation has 2 sparsities for 5"):
+            prune(net, splits.train, splits.test, allocation=[0.9, 0.9], epochs=1,
+                  progress=False)
+        with pytest.raises(ConfigError, match=r"distill must be in \[0, 1\]"):
+            prune(net, splits.train, splits.test, distill=1.5, epochs=1, progress=False)
