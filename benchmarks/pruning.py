@@ -20,6 +20,8 @@ import time
 import warnings
 from pathlib import Path
 
+import torch
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (  # noqa: E402
@@ -49,44 +51,26 @@ def main(argv=None):
     parser.add_argument("--timesteps", default="1,2")
     parser.add_argument("--methods", default="gradr,magnitude,stds")
     parser.add_argument("--plot", help="also write accuracy-against-sparsity here")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="worker processes, one torch thread each (runs are independent)")
     args = parser.parse_args(argv)
-
-    device = str(resolve_device(args.device))
+    args.device = str(resolve_device(args.device))
     sparsities = [float(s) for s in args.sparsities.split(",")]
     ts = sorted(int(t) for t in args.timesteps.split(","))
     methods = args.methods.split(",")
+    tasks = [(seed, T, method, p) for seed in range(args.seeds) for T in ts
+             for method in methods for p in sparsities]
     runs: dict[tuple, list[dict]] = {}
-    dense: dict[int, list[float]] = {}
+    dense: dict[tuple, float] = {}
     start = time.perf_counter()
-    for seed in range(args.seeds):
-        splits = seed_splits(args)
-        ann, _ = trained_ann(args, splits, seed)
-        t0 = max(5, max(ts))
-        spec, _ = convert(ann, splits.train, method="iir", timesteps=t0)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            chain = retrain(spec, splits.train, splits.test, schedule=tuple(range(t0, 0, -1)),
-                            epochs_per_stage=args.epochs_per_stage, device=device, seed=seed,
-                            progress=False)
-        stages = {s.timesteps: s for s in chain.stages}
-        for T in ts:
-            dense.setdefault(T, []).append(stages[T].accuracy)
-            for method in methods:
-                for p in sparsities:
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore")
-                        r = prune(stages[T].spec, splits.train, splits.test, method=method,
-                                  target_sparsity=p, epochs=args.epochs, lr=args.lr,
-                                  allocation=args.allocation, distill=args.distill,
-                                  device=device, seed=seed, progress=False)
-                    runs.setdefault((method, T, p), []).append(
-                        {"sparsity": r.sparsity, "accuracy": r.accuracy,
-                         "synops": r.synaptic_ops, "energy_ratio": r.energy_ratio,
-                         "dense_accuracy": r.dense_accuracy,
-                         "connectivity": {c.name: c.connectivity for c in r.layers}})
-                    print(f"seed {seed} T={T} {method} {p}: sparsity {r.sparsity:.4f} "
-                          f"accuracy {r.accuracy:.4f} (dense {r.dense_accuracy:.4f})",
-                          flush=True)
+    for (seed, T, method, p), run in _map(args, tasks):
+        if dense.setdefault((seed, T), run["dense_accuracy"]) != run["dense_accuracy"]:
+            raise RuntimeError(f"seed {seed}: workers trained different dense T={T} networks; "
+                               "run with --jobs 1")
+        runs.setdefault((method, T, p), []).append(run)
+        print(f"seed {seed} T={T} {method} {p}: sparsity {run['sparsity']:.4f} "
+              f"accuracy {run['accuracy']:.4f} (dense {run['dense_accuracy']:.4f})", flush=True)
+    dense_by_t = {T: [dense[(seed, T)] for seed in range(args.seeds)] for T in ts}
     records = [{
         "method": method, "T": T, "target_sparsity": p,
         "sparsity": median([r["sparsity"] for r in rs]),
@@ -99,8 +83,9 @@ def main(argv=None):
     payload = {"dataset": args.dataset, "arch": args.arch, "seeds": args.seeds,
                "epochs": args.epochs, "lr": args.lr, "allocation": args.allocation,
                "distill": args.distill, "recipe": _recipe(args),
-               "dense_accuracy": {str(T): median(v) for T, v in dense.items()},
-               "dense_accuracies": {str(T): v for T, v in dense.items()},
+               "dense_accuracy": {str(T): median(v) for T, v in dense_by_t.items()},
+               "dense_accuracies": {str(T): v for T, v in dense_by_t.items()},
+               "jobs": args.jobs,
                "energy_model": "45nm FP32 (Horowitz 2014): MAC 4.6 pJ, AC 0.9 pJ",
                "seconds": time.perf_counter() - start, "records": records}
     path = write_result(args.out, "pruning", payload)
@@ -111,6 +96,56 @@ def main(argv=None):
                                "accuracy": r["accuracy"]} for r in records], args.plot,
                              title=f"pruning on {args.dataset}")
     print(f"wrote {path}")
+
+
+def _map(args, tasks):
+    """Yield (task, run) for every task, in order; with ``--jobs`` > 1 in worker processes.
+
+    Each worker rebuilds a seed's dense chain the first time it needs it; training is
+    deterministic for a seed, so every worker gets the same dense networks."""
+    if args.jobs <= 1:
+        yield from ((task, _run(args, task)) for task in tasks)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=torch.set_num_threads, initargs=(1,)) as pool:
+        yield from zip(tasks, pool.map(_run, [args] * len(tasks), tasks))
+
+
+_CHAINS: dict[int, tuple] = {}
+
+
+def _dense_chain(args, seed: int):
+    """(data splits, {T: dense retrained stage}) for one seed, built once per process."""
+    if seed not in _CHAINS:
+        splits = seed_splits(args)
+        ann, _ = trained_ann(args, splits, seed)
+        t0 = max(5, *(int(t) for t in args.timesteps.split(",")))
+        spec, _ = convert(ann, splits.train, method="iir", timesteps=t0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            chain = retrain(spec, splits.train, splits.test, schedule=tuple(range(t0, 0, -1)),
+                            epochs_per_stage=args.epochs_per_stage, device=args.device,
+                            seed=seed, progress=False)
+        _CHAINS[seed] = (splits, {s.timesteps: s for s in chain.stages})
+    return _CHAINS[seed]
+
+
+def _run(args, task) -> dict:
+    """One pruning run: a seed's dense T-step network pruned to one target by one method."""
+    seed, T, method, p = task
+    splits, stages = _dense_chain(args, seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = prune(stages[T].spec, splits.train, splits.test, method=method,
+                  target_sparsity=p, epochs=args.epochs, lr=args.lr,
+                  allocation=args.allocation, distill=args.distill,
+                  device=args.device, seed=seed, progress=False)
+    return {"sparsity": r.sparsity, "accuracy": r.accuracy, "synops": r.synaptic_ops,
+            "energy_ratio": r.energy_ratio, "dense_accuracy": stages[T].accuracy,
+            "connectivity": {c.name: c.connectivity for c in r.layers}}
 
 
 def _recipe(args) -> str:
