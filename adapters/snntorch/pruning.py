@@ -19,7 +19,6 @@ from tqdm.auto import tqdm
 
 from leanspike.adapters.snntorch.network import SpikingNetwork, to_snntorch, to_spec
 from leanspike.adapters.snntorch.training import (
-    _keep_in_range,
     evaluate_snn,
     make_trainable,
     train_epoch,
@@ -30,6 +29,7 @@ from leanspike.prune import (
     STDS,
     GradR,
     LayerConnectivity,
+    RewiringOptimizer,
     apply_masks,
     check_sparsity,
     connectivity,
@@ -78,29 +78,17 @@ def _bake_masks(net: SpikingNetwork) -> None:
             torch_prune.remove(m, "weight")
 
 
-def _distill_epoch(net: SpikingNetwork, teacher: SpikingNetwork, loader: DataLoader,
-                   optimizer: torch.optim.Optimizer, device: torch.device, weight: float,
-                   temperature: float) -> dict:
-    """``train_epoch`` with knowledge distillation from the dense network: the loss is
-    (1 - weight) * cross-entropy + weight * tau^2 * KL(teacher || student) at temperature tau."""
-    net.train()
-    seen = correct = 0
-    loss_sum = 0.0
-    for x, y in loader:
-        x, y = x.to(device), y.to(device)
-        optimizer.zero_grad(set_to_none=True)
-        logits = net(x) / net.timesteps
+def distillation_loss(teacher: SpikingNetwork, weight: float, temperature: float):
+    """A ``train_epoch`` loss that distils from the dense network: (1 - weight) * cross-entropy
+    + weight * tau^2 * KL(teacher || student) at temperature tau."""
+
+    def loss(logits: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
             target = torch.softmax(teacher(x) / teacher.timesteps / temperature, dim=1)
         kd = F.kl_div(F.log_softmax(logits / temperature, dim=1), target, reduction="batchmean")
-        loss = (1 - weight) * F.cross_entropy(logits, y) + weight * temperature ** 2 * kd
-        loss.backward()
-        optimizer.step()
-        _keep_in_range(net)
-        loss_sum += loss.item() * y.numel()
-        correct += int((logits.argmax(1) == y).sum())
-        seen += y.numel()
-    return {"loss": loss_sum / seen, "train_accuracy": correct / seen}
+        return (1 - weight) * F.cross_entropy(logits, y) + weight * temperature ** 2 * kd
+
+    return loss
 
 
 def measured_sparsity(layers: list[LayerConnectivity]) -> float:
@@ -167,10 +155,11 @@ def prune(model, train: Dataset, test: Dataset, *, method: str = "gradr",
     generator = set_seed(seed)
     dev = resolve_device(device)
     dense = evaluate_snn(net, test, device=dev).accuracy
-    teacher = None
+    loss_fn = None
     if distill:  # the dense network as it came in, frozen
         teacher = copy.deepcopy(net).eval().to(dev)
         teacher.requires_grad_(False)
+        loss_fn = distillation_loss(teacher, distill, distill_temperature)
     _bake_masks(net)
     make_trainable(net)
     net.to(dev)
@@ -215,12 +204,8 @@ def prune(model, train: Dataset, test: Dataset, *, method: str = "gradr",
             optimizer = torch.optim.Adam([p for p in net.parameters() if p.requires_grad],
                                          lr=finetune_lr)
             scheduler = start_finetuning(optimizer, epoch)
-        rewiring_now = isinstance(optimizer, (GradR, STDS))
-        if teacher is None:
-            record = {"epoch": epoch + 1, **train_epoch(net, loader, optimizer, dev)}
-        else:
-            record = {"epoch": epoch + 1, **_distill_epoch(net, teacher, loader, optimizer, dev,
-                                                          distill, distill_temperature)}
+        rewiring_now = isinstance(optimizer, RewiringOptimizer)
+        record = {"epoch": epoch + 1, **train_epoch(net, loader, optimizer, dev, loss_fn)}
         if scheduler is not None:
             scheduler.step()
         if rewiring_now:
@@ -232,7 +217,7 @@ def prune(model, train: Dataset, test: Dataset, *, method: str = "gradr",
         record["sparsity"] = measured_sparsity(connectivity(net))
         history.append(record)
         bar.set_postfix(loss=f"{record['loss']:.3f}", sparsity=f"{record['sparsity']:.3f}")
-    if isinstance(optimizer, (GradR, STDS)):  # rewiring to the end (finetune_fraction=0)
+    if isinstance(optimizer, RewiringOptimizer):  # rewiring to the end (finetune_fraction=0)
         apply_masks(layers, optimizer.masks(at_least=target_sparsity))
     net.eval()
     layer_conn = connectivity(net)

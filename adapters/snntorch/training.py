@@ -9,9 +9,11 @@ logits keep the ANN's scale whatever T is.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
@@ -22,6 +24,8 @@ from leanspike.errors import ConfigError
 from leanspike.training import resolve_device, set_seed
 
 MIN_THRESHOLD = 1e-4
+
+LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]  # (logits, x, y)
 
 
 @dataclass
@@ -109,9 +113,10 @@ class FinetuneResult:
 
 
 def train_epoch(net: SpikingNetwork, loader: DataLoader, optimizer: torch.optim.Optimizer,
-                device: torch.device) -> dict:
-    """One epoch of BPTT over the network's T steps; neurons kept in range after each step."""
-    loss_fn = nn.CrossEntropyLoss()
+                device: torch.device, loss_fn: LossFn | None = None) -> dict:
+    """One epoch of BPTT over the network's T steps; neurons kept in range after each step.
+    ``loss_fn(logits, x, y)`` defaults to cross-entropy on the labels (pruning passes one that
+    also distils from the dense network)."""
     net.train()
     seen = correct = 0
     loss_sum = 0.0
@@ -119,7 +124,7 @@ def train_epoch(net: SpikingNetwork, loader: DataLoader, optimizer: torch.optim.
         x, y = x.to(device), y.to(device)
         optimizer.zero_grad(set_to_none=True)
         logits = net(x) / net.timesteps
-        loss = loss_fn(logits, y)
+        loss = F.cross_entropy(logits, y) if loss_fn is None else loss_fn(logits, x, y)
         loss.backward()
         optimizer.step()
         _keep_in_range(net)

@@ -18,11 +18,12 @@ from leanspike.prune.magnitude import (
     effective_weight,
     magnitude_masks,
 )
+from leanspike.prune.rewiring import RewiringOptimizer, project_masks
 from leanspike.prune.stds import STDS
 
 __all__ = ["ALIVE", "ALLOCATIONS", "STDS", "GradR", "LayerConnectivity", "apply_masks",
            "balanced_sparsity", "check_sparsity", "connectivity", "cubic_schedule",
-           "magnitude_masks", "prunable"]
+           "magnitude_masks", "project_masks", "prunable", "RewiringOptimizer"]
 
 
 def prunable(model: nn.Module) -> list[tuple[str, nn.Module]]:

@@ -34,11 +34,12 @@ import torch
 from torch import nn
 
 from leanspike.errors import ConfigError
+from leanspike.prune.rewiring import RewiringOptimizer
 
 ALIVE = 1e-10  # the paper's connectivity criterion: |w| >= 1e-10
 
 
-class GradR(torch.optim.Optimizer):
+class GradR(RewiringOptimizer):
     """Grad R for ``rewired`` weights and Adam for ``others``.
 
     ``total_steps`` (the number of ``step()`` calls planned) paces the automatic alpha.
@@ -62,14 +63,9 @@ class GradR(torch.optim.Optimizer):
         if alpha == "auto" and not total_steps:
             raise ConfigError("alpha='auto' needs total_steps (the number of optimiser steps "
                               "planned) to pace the sparsity ramp")
-        rewired = list(rewired)
-        if not rewired:
-            raise ConfigError("GradR needs at least one weight to rewire")
-        groups = [{"params": rewired, "rewire": True}]
-        others = [p for p in others if all(p is not q for q in rewired)]
-        if others:
-            groups.append({"params": others, "rewire": False})
-        super().__init__(groups, dict(lr=lr, betas=betas, eps=eps))
+        super().__init__(rewired, others, lr=lr, betas=betas, eps=eps, total_steps=total_steps,
+                         ramp=ramp)
+        rewired = self._rewired()
         self.target = float(target_sparsity)
         self.auto = alpha == "auto"
         start = 0.1 if self.auto else float(alpha)
@@ -77,29 +73,18 @@ class GradR(torch.optim.Optimizer):
         if layer_sparsity is None:  # one prior for every weight (the paper's)
             self.priors = [_Prior(list(range(len(rewired))), self.target, start, self.target)]
         else:
-            layer_sparsity = [float(x) for x in layer_sparsity]
-            if len(layer_sparsity) != len(rewired):
-                raise ConfigError(f"layer_sparsity has {len(layer_sparsity)} values for "
-                                  f"{len(rewired)} rewired weights")
-            bad = [x for x in layer_sparsity if not 0 <= x < 1]
-            if bad:
-                raise ConfigError(f"layer_sparsity values must be in [0, 1), got {bad[0]}")
+            layer_sparsity = self._check_layer_sparsity(layer_sparsity, len(rewired))
             # a layer's prior is centred by its own target, or by the global one where that
             # is higher (the centre ln(2(1-p))/alpha needs p >= 0.5; below it would sit above
             # zero and pull every pruned synapse back); a layer with target 0 is kept whole:
             # no prior, no fixed sign, plain Adam
             self.priors = [_Prior([i], x, start, max(x, self.target))
                            for i, x in enumerate(layer_sparsity) if x > 0]
-        self.total_steps = total_steps
-        self.ramp = ramp
         self.gain = 0.5
         # Adam moves theta by about lr per step; a prior stronger than that (alpha > 1) would
         # make regrowth impossible and the sparsity overshoot, so the automatic alpha stops there
         self.max_alpha = 1.0
         self.noise = noise
-        self.steps = 0
-        self.pruned_events = 0
-        self.regrown_events = 0
         gen = torch.Generator().manual_seed(seed)
         for i, p in enumerate(rewired):
             st = self.state[p]
@@ -126,8 +111,17 @@ class GradR(torch.optim.Optimizer):
     def mu(self) -> float:
         return self.priors[0].mu
 
-    def _rewired(self) -> list[nn.Parameter]:
-        return [p for g in self.param_groups if g["rewire"] for p in g["params"]]
+    def _live(self) -> list[torch.Tensor]:
+        return [(self.state[p]["theta"] > 0).to(p.dtype) if self.state[p]["prior"] is not None
+                else torch.ones_like(p) for p in self._rewired()]
+
+    def _scores(self) -> list[torch.Tensor]:
+        return [self.state[p]["theta"] for p in self._rewired()]
+
+    def _layer_targets(self) -> list[tuple[int, float]] | None:
+        if not self.per_layer:
+            return None
+        return [(pr.members[0], pr.target) for pr in self.priors]
 
     def _counts(self, members: list[int]) -> tuple[int, int]:
         params = self._rewired()
@@ -136,17 +130,8 @@ class GradR(torch.optim.Optimizer):
                     for i in members)
         return alive, sum(params[i].numel() for i in members)
 
-    def sparsity(self) -> float:
-        alive, total = self._counts(list(range(len(self._rewired()))))
-        return 1 - alive / total
-
     def planned_sparsity(self, target: float | None = None) -> float:
-        """Where the automatic alpha steers the sparsity after ``steps``: Zhu & Gupta's cubic
-        ramp to the target over the first ``ramp`` fraction of the steps (fast while most
-        synapses are redundant, slow near the target)."""
-        target = self.target if target is None else target
-        progress = min(1.0, self.steps / max(1, self.ramp * self.total_steps))
-        return target * (1 - (1 - progress) ** 3)
+        return super().planned_sparsity(self.target if target is None else target)
 
     def _adapt_alpha(self) -> None:
         """Multiplicative control on the log of the density: alpha grows while more synapses
@@ -168,23 +153,13 @@ class GradR(torch.optim.Optimizer):
         if self.auto:
             self._adapt_alpha()
         for group in self.param_groups:
-            lr, (b1, b2), eps = group["lr"], group["betas"], group["eps"]
+            lr = group["lr"]
             for p in group["params"]:
                 if p.grad is None:
                     continue
                 st = self.state[p]
                 plain = not group["rewire"] or st["prior"] is None  # kept whole: plain Adam
-                g = p.grad if plain else p.grad * st["sign"]
-                if "m" not in st:
-                    st["m"] = torch.zeros_like(p)
-                    st["v"] = torch.zeros_like(p)
-                    st["t"] = 0
-                st["t"] += 1
-                st["m"].mul_(b1).add_(g, alpha=1 - b1)
-                st["v"].mul_(b2).addcmul_(g, g, value=1 - b2)
-                m_hat = st["m"] / (1 - b1 ** st["t"])
-                v_hat = st["v"] / (1 - b2 ** st["t"])
-                update = lr * m_hat / (v_hat.sqrt() + eps)
+                update = self._adam_update(p, p.grad if plain else p.grad * st["sign"], group)
                 if plain:
                     p.sub_(update)
                     continue
@@ -195,34 +170,9 @@ class GradR(torch.optim.Optimizer):
                 theta.sub_(lr * prior.alpha * torch.sign(theta - prior.mu))
                 if self.noise:
                     theta.add_(torch.randn_like(theta) * math.sqrt(2 * lr * self.noise))
-                alive_after = theta > 0
-                self.pruned_events += int((alive_before & ~alive_after).sum())
-                self.regrown_events += int((~alive_before & alive_after).sum())
+                self._record(alive_before, theta > 0)
                 p.copy_(st["sign"] * torch.relu(theta))
         return loss
-
-    def pop_events(self) -> tuple[int, int]:
-        """(synapses pruned, synapses regrown) since the last call."""
-        out = (self.pruned_events, self.regrown_events)
-        self.pruned_events = self.regrown_events = 0
-        return out
-
-    def masks(self, at_least: float | None = None) -> list[torch.Tensor]:
-        """0/1 masks of the live synapses, one per rewired weight. With ``at_least``, if fewer
-        synapses than that fraction are pruned, the live ones with the smallest theta are cut
-        too (a final projection onto the target; Grad R's own dynamics can lag it). With
-        ``layer_sparsity`` each layer is projected onto its own target, ``at_least`` or not."""
-        params = self._rewired()
-        masks = [(self.state[p]["theta"] > 0).to(p.dtype) if self.state[p]["prior"] is not None
-                 else torch.ones_like(p) for p in params]
-        if not self.per_layer:
-            if at_least is None:
-                return masks
-            return project_masks(masks, [self.state[p]["theta"] for p in params], at_least)
-        for pr in self.priors:
-            i = pr.members[0]
-            masks[i] = project_masks([masks[i]], [self.state[params[i]]["theta"]], pr.target)[0]
-        return masks
 
 
 class _Prior:
@@ -238,20 +188,3 @@ class _Prior:
     @property
     def mu(self) -> float:
         return math.log(2 * (1 - self.centre)) / self.alpha
-
-
-def project_masks(masks: list[torch.Tensor], scores: list[torch.Tensor], at_least: float
-                  ) -> list[torch.Tensor]:
-    """Cut the live synapses with the smallest ``scores`` (theta) until at least ``at_least``
-    of all are pruned (rounded so that the measured sparsity never falls short of it)."""
-    total = sum(m.numel() for m in masks)
-    keep = int(math.floor((1 - at_least) * total + 1e-6))
-    excess = int(sum(m.sum() for m in masks)) - keep
-    if excess <= 0:
-        return masks
-    flat_theta = torch.cat([t.flatten() for t in scores])
-    flat = torch.cat([m.flatten() for m in masks])
-    candidates = torch.where(flat.bool(), flat_theta, torch.full_like(flat_theta, float("inf")))
-    flat[torch.topk(candidates, excess, largest=False).indices] = 0
-    return [chunk.view_as(m) for chunk, m in
-            zip(torch.split(flat, [m.numel() for m in masks]), masks, strict=True)]
