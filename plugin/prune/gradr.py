@@ -143,13 +143,8 @@ class GradR(RewiringOptimizer):
             gap = math.log(density) - math.log(1 - self.planned_sparsity(pr.target))
             pr.alpha = min(self.max_alpha, max(1e-4, pr.alpha * math.exp(self.gain * gap)))
 
-    @torch.no_grad()
-    def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        self.steps += 1
+    def _update(self) -> None:
+        """One Grad R step: alpha adapted, Adam on s * dL/dw, the prior's pull, relu."""
         if self.auto:
             self._adapt_alpha()
         for group in self.param_groups:
@@ -172,7 +167,6 @@ class GradR(RewiringOptimizer):
                     theta.add_(torch.randn_like(theta) * math.sqrt(2 * lr * self.noise))
                 self._record(alive_before, theta > 0)
                 p.copy_(st["sign"] * torch.relu(theta))
-        return loss
 
 
 class _Prior:

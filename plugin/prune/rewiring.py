@@ -41,6 +41,11 @@ class RewiringOptimizer(torch.optim.Optimizer):
 
     # what a subclass defines
 
+    def _update(self) -> None:
+        """Move every parameter (the gradients are in ``p.grad``; ``steps`` already counts
+        this step)."""
+        raise NotImplementedError
+
     def _live(self) -> list[torch.Tensor]:
         """0/1 masks of the synapses alive now, one per rewired weight."""
         raise NotImplementedError
@@ -54,6 +59,16 @@ class RewiringOptimizer(torch.optim.Optimizer):
         raise NotImplementedError
 
     # shared mechanics
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        self.steps += 1
+        self._update()
+        return loss
 
     def _rewired(self) -> list[nn.Parameter]:
         return [p for g in self.param_groups if g["rewire"] for p in g["params"]]

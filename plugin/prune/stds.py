@@ -81,13 +81,8 @@ class STDS(RewiringOptimizer):
             if k > 0:
                 t.d = max(t.d, float(torch.kthvalue(mags, k).values))
 
-    @torch.no_grad()
-    def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        self.steps += 1
+    def _update(self) -> None:
+        """One STDS step: Adam on theta, the threshold grown, the weights soft-thresholded."""
         before = {id(p): self._alive(p) for p in self._rewired()}
         for group in self.param_groups:
             for p in group["params"]:
@@ -101,7 +96,6 @@ class STDS(RewiringOptimizer):
             d = self.thresholds[st["threshold"]].d
             self._record(before[id(p)], self._alive(p))
             p.copy_(torch.sign(st["theta"]) * torch.relu(st["theta"].abs() - d))
-        return loss
 
 
 class _Threshold:
