@@ -114,7 +114,30 @@ def _pruning(doc: dict) -> str:
     return (f"{doc['arch']} on {doc['dataset']}: test accuracy (measured sparsity) after "
             f"pruning for {doc['epochs']} epochs, median of {doc['seeds']} seeds; dense = the "
             f"IIR-retrained network at that T. {recipe} Synaptic operations per inference "
-            f"count only live synapses.\n\n" + table)
+            f"count only live synapses.\n\n" + table + _pruning_targets(doc, by))
+
+
+PRUNING_AIMS = {0.95: 1.5, 0.99: 5.0}  # target sparsity -> most points lost at T=1 (issue 6)
+
+
+def _pruning_targets(doc: dict, by: dict) -> str:
+    """The issue's targets at T=1: points lost against the same seed's dense network, median
+    and per seed, for every method at the aimed sparsities."""
+    dense = doc.get("dense_accuracies", {}).get("1")
+    lines = []
+    for p, aim in PRUNING_AIMS.items():
+        for m in sorted({k[0] for k in by}):
+            r = by.get((m, 1, p))
+            if r is None or dense is None or len(r["accuracies"]) != len(dense):
+                continue
+            losses = [100 * (d - a) for d, a in zip(dense, r["accuracies"], strict=True)]
+            met = round(median(losses), 6) <= aim and round(r["sparsity"], 3) >= p
+            per_seed = ", ".join(f"{x:+.2f}" for x in losses)
+            lines.append(f"- T=1, {m} at {r['sparsity']:.3f} sparsity: median "
+                         f"{median(losses):+.2f} points lost (per seed {per_seed}); aim at most "
+                         f"{aim:g} at >= {p:g}: {'met' if met else 'NOT met'}")
+    return "\n\nTargets (points lost against the same seed's dense network):\n\n" + \
+        "\n".join(lines) if lines else ""
 
 
 def _lava(doc: dict) -> str:
