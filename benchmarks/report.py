@@ -114,7 +114,8 @@ def _pruning(doc: dict) -> str:
     return (f"{doc['arch']} on {doc['dataset']}: test accuracy (measured sparsity) after "
             f"pruning for {doc['epochs']} epochs, median of {doc['seeds']} seeds; dense = the "
             f"IIR-retrained network at that T. {recipe} Synaptic operations per inference "
-            f"count only live synapses.\n\n" + table + _pruning_targets(doc, by))
+            f"count only live synapses. The whole sweep took {doc['seconds'] / 60:.0f} min of "
+            f"wall clock.\n\n" + table + _pruning_targets(doc, by))
 
 
 PRUNING_AIMS = {0.95: 1.5, 0.99: 5.0}  # target sparsity -> most points lost at T=1 (issue 6)
@@ -237,7 +238,7 @@ def _stdp(doc: dict) -> str:
 RENDERERS = {"ann_digits": ("ANN baselines (digits)", _ann_digits),
              "conversion": ("DNN-to-SNN conversion", _conversion),
              "iir": ("Retraining down to one time step (IIR-SNN)", _iir),
-             "pruning": ("Pruning (Grad R and magnitude)", _pruning),
+             "pruning": ("Pruning (Grad R, STDS and magnitude)", _pruning),
              "lava": ("Deployment on Lava (float, Loihi 2 fixed point, netx)", _lava),
              "stdp": ("STDP-learned TTFS networks with pruning during learning", _stdp)}
 
@@ -251,7 +252,11 @@ def render() -> str:
         doc = json.loads(path.read_text())
         title, render_fn = RENDERERS.get(doc["benchmark"], (doc["benchmark"], None))
         m = doc["machine"]
-        where = (f"{m['cpu']}, {m['cores']} cores, {m['torch_threads']} torch threads"
+        threads = m["torch_threads"]
+        jobs = doc.get("jobs", 1)
+        where = (f"{m['cpu']}, {m['cores']} cores, "
+                 + (f"{jobs} worker processes of 1 torch thread each" if jobs > 1 else
+                    f"{threads} torch thread{'s' if threads != 1 else ''}")
                  + (f", GPU {m['gpu']}" if m.get("gpu") else ", no GPU")
                  + f"; Python {m['python']}, torch {m['torch']}")
         parts.append(f"## {title}\n\nCommand: `{doc['command']}`  \nMeasured {doc['date']} "
