@@ -119,8 +119,10 @@ _CHAINS: dict[int, tuple] = {}
 
 
 def _dense_chain(args, seed: int):
-    """(data splits, {T: dense retrained stage}) for one seed, built once per process."""
+    """(data splits, {T: dense retrained stage}) for one seed, built once per process. Tasks
+    come seed by seed, so only the current seed's chain is kept (CIFAR's splits are large)."""
     if seed not in _CHAINS:
+        _CHAINS.clear()
         splits = seed_splits(args)
         ann, _ = trained_ann(args, splits, seed)
         t0 = max(5, *(int(t) for t in args.timesteps.split(",")))
