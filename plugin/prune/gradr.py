@@ -63,10 +63,9 @@ class GradR(RewiringOptimizer):
         if alpha == "auto" and not total_steps:
             raise ConfigError("alpha='auto' needs total_steps (the number of optimiser steps "
                               "planned) to pace the sparsity ramp")
-        super().__init__(rewired, others, lr=lr, betas=betas, eps=eps, total_steps=total_steps,
-                         ramp=ramp)
+        super().__init__(rewired, others, target_sparsity=target_sparsity, lr=lr, betas=betas,
+                         eps=eps, total_steps=total_steps, ramp=ramp)
         rewired = self._rewired()
-        self.target = float(target_sparsity)
         self.auto = alpha == "auto"
         start = 0.1 if self.auto else float(alpha)
         self.per_layer = layer_sparsity is not None

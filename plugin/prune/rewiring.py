@@ -23,8 +23,8 @@ class RewiringOptimizer(torch.optim.Optimizer):
     ramp to the target over its first ``ramp`` fraction."""
 
     def __init__(self, rewired: Iterable[nn.Parameter], others: Iterable[nn.Parameter], *,
-                 lr: float, betas: tuple[float, float], eps: float, total_steps: int | None,
-                 ramp: float):
+                 target_sparsity: float, lr: float, betas: tuple[float, float], eps: float,
+                 total_steps: int | None, ramp: float):
         rewired = list(rewired)
         if not rewired:
             raise ConfigError(f"{type(self).__name__} needs at least one weight to rewire")
@@ -33,6 +33,7 @@ class RewiringOptimizer(torch.optim.Optimizer):
         if others:
             groups.append({"params": others, "rewire": False})
         super().__init__(groups, dict(lr=lr, betas=betas, eps=eps))
+        self.target = float(target_sparsity)
         self.total_steps = total_steps
         self.ramp = ramp
         self.steps = 0

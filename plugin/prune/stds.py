@@ -38,10 +38,9 @@ class STDS(RewiringOptimizer):
         if not total_steps or total_steps < 1:
             raise ConfigError("STDS needs total_steps (the number of optimiser steps planned) "
                               "to pace the threshold")
-        super().__init__(rewired, others, lr=lr, betas=betas, eps=eps, total_steps=total_steps,
-                         ramp=ramp)
+        super().__init__(rewired, others, target_sparsity=target_sparsity, lr=lr, betas=betas,
+                         eps=eps, total_steps=total_steps, ramp=ramp)
         rewired = self._rewired()
-        self.target = float(target_sparsity)
         if layer_sparsity is None:
             self.thresholds = [_Threshold(list(range(len(rewired))), self.target)]
         else:
