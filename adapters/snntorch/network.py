@@ -9,6 +9,7 @@ Conv2d/Linear/AvgPool2d/Flatten modules and snnTorch neurons, in spec order, wit
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import torch
@@ -48,6 +49,30 @@ class SpikingNetwork(nn.Module):
 
     def forward(self, x: torch.Tensor, timesteps: int | None = None) -> torch.Tensor:
         return self.run(x, timesteps=timesteps, record_spikes=False).logits
+
+    def __deepcopy__(self, memo) -> SpikingNetwork:
+        """A copy, masks included. torch's pruning keeps ``weight = weight_orig * mask`` as a
+        plain attribute, a non-leaf tensor that ``copy.deepcopy`` refuses: copy it detached,
+        then recompute it in the copy from the copy's own ``weight_orig`` and mask."""
+        masked = [(m, hook._tensor_name) for m in self.modules()
+                  for hook in m._forward_pre_hooks.values()
+                  if isinstance(hook, prune.BasePruningMethod)
+                  and not getattr(m, hook._tensor_name).is_leaf]
+        computed = [getattr(m, name) for m, name in masked]
+        try:
+            for (m, name), tensor in zip(masked, computed):
+                setattr(m, name, tensor.detach())
+            new = type(self).__new__(type(self))
+            memo[id(self)] = new
+            new.__dict__.update(copy.deepcopy(self.__dict__, memo))
+        finally:
+            for (m, name), tensor in zip(masked, computed):
+                setattr(m, name, tensor)
+        for m, name in masked:
+            hook = next(h for h in memo[id(m)]._forward_pre_hooks.values()
+                        if isinstance(h, prune.BasePruningMethod) and h._tensor_name == name)
+            setattr(memo[id(m)], name, hook.apply_mask(memo[id(m)]))
+        return new
 
     def run(self, x: torch.Tensor, timesteps: int | None = None,
             record_spikes: bool = True) -> SpikingOutput:

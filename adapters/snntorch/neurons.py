@@ -7,11 +7,16 @@ previous membrane potential was still above threshold. The spec (``leanspike.spe
 everything users know from ``snn.Leaky`` (``beta``, ``threshold``, ``spike_grad``,
 ``graded_spikes_factor``, ``learn_beta``/``learn_threshold``, ``reset_mem``) and change only the
 state update. State is explicit: ``forward(input_, mem) -> (spk, mem)``.
+
+Because the state is explicit, these neurons stay out of snnTorch's class-wide
+``SpikingNeuron.instances`` list (see ``_unregister``): a network and its neurons are freed as
+soon as the network is, and ``torch.save(network)`` works with the default surrogate.
 """
 
 from __future__ import annotations
 
 import snntorch as snn
+import snntorch.surrogate
 import torch
 
 from leanspike.adapters.snntorch.surrogates import threshold_relative_spike
@@ -21,6 +26,35 @@ def _tensor(value) -> torch.Tensor:
     if isinstance(value, torch.Tensor):
         return value.detach().clone().to(torch.float32)
     return torch.tensor(float(value))
+
+
+def _unregister(neuron: snn.SpikingNeuron) -> None:
+    """Take ``neuron`` out of ``snn.SpikingNeuron.instances``, where snnTorch appends every neuron
+    it constructs and never removes one, so every network ever built stayed alive.
+
+    snnTorch uses the list only for state kept on the module (``init_hidden=True``):
+    ``snn.utils.reset`` and ``Leaky.reset_hidden``/``detach_hidden`` zero or detach each listed
+    neuron's ``mem``. Ours keep no state there (it is passed in and returned), so leaving them
+    out loses nothing, and ``reset_mem()`` on a neuron itself still works."""
+    instances = snn.SpikingNeuron.instances
+    for i in range(len(instances) - 1, -1, -1):  # it was appended last, barring other threads
+        if instances[i] is neuron:
+            del instances[i]
+            return
+
+
+class ATanSurrogate:
+    """snnTorch's default surrogate, ``surrogate.atan(alpha)``, as a picklable object: the
+    closure snnTorch returns made ``torch.save(network)`` fail."""
+
+    def __init__(self, alpha: float = 2.0):
+        self.alpha = float(alpha)
+
+    def __call__(self, mem_shift: torch.Tensor) -> torch.Tensor:
+        return snntorch.surrogate.ATan.apply(mem_shift, self.alpha)
+
+    def __repr__(self) -> str:
+        return f"ATanSurrogate(alpha={self.alpha})"
 
 
 class SpecLeaky(snn.Leaky):
@@ -38,10 +72,12 @@ class SpecLeaky(snn.Leaky):
         if reset_mechanism not in ("subtract", "zero"):
             raise ValueError(f"reset_mechanism must be 'subtract' or 'zero', "
                              f"got {reset_mechanism!r}")
-        super().__init__(beta=_tensor(beta), threshold=_tensor(threshold), spike_grad=spike_grad,
+        super().__init__(beta=_tensor(beta), threshold=_tensor(threshold),
+                         spike_grad=ATanSurrogate() if spike_grad is None else spike_grad,
                          learn_beta=learn_beta, learn_threshold=learn_threshold,
                          reset_mechanism=reset_mechanism, graded_spikes_factor=float(amplitude),
                          reset_delay=False)
+        _unregister(self)
         self.register_buffer("v_init", _tensor(v_init))
         self.surrogate = surrogate
 
@@ -70,8 +106,9 @@ class SpecIntegrator(snn.Leaky):
     """The spec's output layer: u = beta*u + I, never fires; u after T steps is the logit."""
 
     def __init__(self, beta: float = 1.0, *, v_init=0.0, learn_beta: bool = False):
-        super().__init__(beta=_tensor(beta), threshold=1.0, learn_beta=learn_beta,
-                         reset_mechanism="none")
+        super().__init__(beta=_tensor(beta), threshold=1.0, spike_grad=ATanSurrogate(),
+                         learn_beta=learn_beta, reset_mechanism="none")
+        _unregister(self)
         self.register_buffer("v_init", _tensor(v_init))
 
     def init_mem(self, like: torch.Tensor) -> torch.Tensor:
