@@ -48,3 +48,17 @@ def test_bad_configuration():
     if not torch.cuda.is_available():
         with pytest.raises(ConfigError, match="CUDA is not available"):
             resolve_device("cuda")
+
+
+def test_progress_bar_only_where_asked_and_watched(digits, capsys, monkeypatch):
+    """stderr is captured (not a terminal): no bar unless LEANSPIKE_PROGRESS=1 forces one."""
+    config = TrainConfig(epochs=2, device="cpu")
+    monkeypatch.delenv("LEANSPIKE_PROGRESS", raising=False)
+    train_ann(_small(), digits, config, progress=True)
+    assert capsys.readouterr().err == ""
+    monkeypatch.setenv("LEANSPIKE_PROGRESS", "1")
+    train_ann(_small(), digits, config, progress=False)
+    assert capsys.readouterr().err == ""
+    train_ann(_small(), digits, config, progress=True)
+    err = capsys.readouterr().err
+    assert "train ANN: 100%" in err and "2/2" in err and "loss=" in err

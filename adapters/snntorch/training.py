@@ -16,11 +16,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
-from tqdm.auto import tqdm
 
 from leanspike.adapters.snntorch.network import SpikingNetwork
 from leanspike.adapters.snntorch.neurons import SpecIntegrator, SpecLeaky
 from leanspike.errors import ConfigError
+from leanspike.progress import progress_bar
 from leanspike.training import resolve_device, set_seed
 
 MIN_THRESHOLD = 1e-4
@@ -169,7 +169,7 @@ def finetune(net: SpikingNetwork, train: Dataset, config: FinetuneConfig | None 
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones, gamma=0.2)
     history = []
     start = time.perf_counter()
-    bar = tqdm(range(config.epochs), desc=desc, unit="epoch", disable=not progress)
+    bar = progress_bar(range(config.epochs), enabled=progress, desc=desc, unit="epoch")
     for epoch in bar:
         record = {"epoch": epoch + 1, **train_epoch(net, loader, optimizer, device)}
         scheduler.step()

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 
 from leanspike.errors import ConfigError
+from leanspike.progress import progress_bar
 from leanspike.stdp.layers import TTFSConv, patch_times
 from leanspike.stdp.network import TTFSNetwork
 from leanspike.stdp.rule import Pruning, STDPRule, apply_stdp, convergence
@@ -113,11 +114,8 @@ def _train_layer(network: TTFSNetwork, index: int, inputs: torch.Tensor, config:
     kh, kw = conv.weight.shape[2:]
     report = LayerReport(index, total=conv.mask.numel())
     budget = int(config.max_epochs * len(inputs))
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=budget, desc=f"STDP layers[{index}]", unit="sample", leave=False)
+    bar = progress_bar(total=budget, enabled=progress, desc=f"STDP layers[{index}]",
+                       unit="sample", leave=False)
     order = torch.empty(0, dtype=torch.int64)
     while report.samples < budget:
         if len(order) == 0:
@@ -134,8 +132,7 @@ def _train_layer(network: TTFSNetwork, index: int, inputs: torch.Tensor, config:
                                              padded[:, w.y:w.y + kh, w.x:w.x + kw], w.time,
                                              a_plus, a_minus)
         report.samples += 1
-        if bar is not None:
-            bar.update()
+        bar.update()
         if pruning.due(report.samples):
             conv.prune(pruning.select(conv.weight, conv.mask))
         if report.samples % config.check_every == 0:
@@ -145,8 +142,7 @@ def _train_layer(network: TTFSNetwork, index: int, inputs: torch.Tensor, config:
             if report.convergence < config.convergence:
                 report.converged = True
                 break
-    if bar is not None:
-        bar.close()
+    bar.close()
     report.convergence = convergence(conv.weight)
     report.alive = int(conv.mask.sum())
     return report

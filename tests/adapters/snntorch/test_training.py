@@ -31,3 +31,15 @@ def test_finetune_keeps_neurons_in_range(make_mlp_spec):
             assert float(m.threshold.min()) > 0 and 0 <= float(m.beta) <= 1
     with pytest.raises(ConfigError, match="lr must be > 0"):
         FinetuneConfig(lr=0)
+
+
+def test_finetune_draws_no_bar_in_a_log(make_mlp_spec, capsys, monkeypatch):
+    monkeypatch.delenv("LEANSPIKE_PROGRESS", raising=False)
+    data = torch.utils.data.TensorDataset(torch.rand(16, 12), torch.randint(0, 5, (16,)))
+    net = to_snntorch(make_mlp_spec())
+    result = finetune(net, data, FinetuneConfig(epochs=2, device="cpu"), desc="tune")
+    assert len(result.history) == 2
+    assert capsys.readouterr().err == ""
+    monkeypatch.setenv("LEANSPIKE_PROGRESS", "1")
+    finetune(net, data, FinetuneConfig(epochs=2, device="cpu"), desc="tune")
+    assert "tune: 100%" in capsys.readouterr().err
