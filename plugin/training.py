@@ -11,10 +11,10 @@ import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
-from tqdm.auto import tqdm
 
 from leanspike.data import Splits
 from leanspike.errors import ConfigError
+from leanspike.progress import progress_bar
 
 
 def set_seed(seed: int) -> torch.Generator:
@@ -68,6 +68,13 @@ PRESETS = {
     "datta2022": TrainConfig(optimizer="sgd", lr=1e-2, momentum=0.95, weight_decay=5e-4),
     "qcfs2022": TrainConfig(optimizer="sgd", lr=0.1, momentum=0.9, weight_decay=5e-4),
 }
+# the preset of the paper each conversion-aware activation comes from
+ACTIVATION_PRESETS = {"clip": "datta2022", "qcfs": "qcfs2022"}
+
+
+def preset_for(activation: str) -> str:
+    """The optimiser preset that trains ``activation`` as its paper did ("default" for ReLU)."""
+    return ACTIVATION_PRESETS.get(activation, "default")
 
 
 @dataclass
@@ -120,7 +127,7 @@ def train_ann(model: nn.Module, splits: Splits, config: TrainConfig | None = Non
     loss_fn = nn.CrossEntropyLoss()
     history = []
     start = time.perf_counter()
-    bar = tqdm(range(config.epochs), desc="train ANN", unit="epoch", disable=not progress)
+    bar = progress_bar(range(config.epochs), enabled=progress, desc="train ANN", unit="epoch")
     for epoch in bar:
         model.train()
         seen = correct = 0
