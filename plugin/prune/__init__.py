@@ -1,7 +1,8 @@
 """Pruning spiking networks down to a few percent of their synapses: gradient rewiring (Grad R),
-a growing soft threshold (STDS) and magnitude pruning, on any model's Conv/Linear weights, and
-how a sparsity target is shared among layers. The training loops that use them are the
-adapter's (``leanspike.adapters.snntorch.prune``)."""
+a growing soft threshold (STDS) and magnitude pruning, on any model's Conv/Linear weights, how
+a sparsity target is shared among layers, and each method's plan around the training epochs
+(``PruneRecipe``, ``make_schedule``). The training loop that follows a plan is the adapter's
+(``leanspike.adapters.snntorch.prune``)."""
 
 from __future__ import annotations
 
@@ -9,21 +10,42 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from leanspike.prune.allocation import ALLOCATIONS, balanced_sparsity
+from leanspike.prune.allocation import ALLOCATIONS, allocate, balanced_sparsity
 from leanspike.prune.gradr import ALIVE, GradR
 from leanspike.prune.magnitude import (
+    SCOPES,
     apply_masks,
     check_sparsity,
     cubic_schedule,
     effective_weight,
     magnitude_masks,
 )
+from leanspike.prune.recipe import (
+    DEFAULT_EPOCHS,
+    DEFAULT_LR,
+    MAGNITUDE_SCHEDULES,
+    METHODS,
+    REWIRING,
+    PruneRecipe,
+)
 from leanspike.prune.rewiring import RewiringOptimizer, project_masks
+from leanspike.prune.schedule import (
+    SCHEDULES,
+    GradRSchedule,
+    MagnitudeSchedule,
+    PruningSchedule,
+    RewiringSchedule,
+    STDSSchedule,
+    make_schedule,
+)
 from leanspike.prune.stds import STDS
 
-__all__ = ["ALIVE", "ALLOCATIONS", "STDS", "GradR", "LayerConnectivity", "apply_masks",
+__all__ = ["ALIVE", "ALLOCATIONS", "DEFAULT_EPOCHS", "DEFAULT_LR", "MAGNITUDE_SCHEDULES",
+           "METHODS", "REWIRING", "SCHEDULES", "SCOPES", "STDS", "GradR", "GradRSchedule",
+           "LayerConnectivity", "MagnitudeSchedule", "PruneRecipe", "PruningSchedule",
+           "RewiringOptimizer", "RewiringSchedule", "STDSSchedule", "allocate", "apply_masks",
            "balanced_sparsity", "check_sparsity", "connectivity", "cubic_schedule",
-           "magnitude_masks", "project_masks", "prunable", "RewiringOptimizer"]
+           "magnitude_masks", "make_schedule", "project_masks", "prunable"]
 
 
 def prunable(model: nn.Module) -> list[tuple[str, nn.Module]]:

@@ -43,3 +43,30 @@ def balanced_sparsity(sizes: Sequence[int], sparsity: float) -> list[float]:
             open_.remove(i)
     # whole synapses, rounded down, so that the measured sparsity is never below the target
     return [1 - math.floor(k + 1e-6) / n for k, n in zip(keep, sizes, strict=True)]
+
+
+def allocate(allocation: str | Sequence[float], sizes: Sequence[int], target: float
+             ) -> list[float] | None:
+    """Per-layer targets for layers of ``sizes`` weights: ``"balanced"`` shares ``target`` out
+    (``balanced_sparsity``), a list is each layer's own; None for ``"global"`` (one target)."""
+    check_allocation(allocation)
+    if allocation == "global":
+        return None
+    if allocation == "balanced":
+        return balanced_sparsity(sizes, target)
+    values = [float(x) for x in allocation]
+    if len(values) != len(sizes):
+        raise ConfigError(f"allocation has {len(values)} sparsities for {len(sizes)} "
+                          f"prunable layers")
+    bad = [x for x in values if not 0 <= x < 1]
+    if bad:
+        raise ConfigError(f"target sparsity must be in [0, 1), got {bad[0]}")
+    return values
+
+
+def check_allocation(allocation: str | Sequence[float]) -> str | Sequence[float]:
+    """A known allocation name, or a list (checked against the layers by ``allocate``)."""
+    if isinstance(allocation, str) and allocation not in ALLOCATIONS:
+        raise ConfigError(f"unknown allocation {allocation!r}; choose from {ALLOCATIONS} "
+                          f"or give one sparsity per prunable layer")
+    return allocation

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
@@ -110,6 +111,16 @@ class GradR(RewiringOptimizer):
     def mu(self) -> float:
         return self.priors[0].mu
 
+    _state_attributes = (*RewiringOptimizer._state_attributes, "auto", "per_layer", "gain",
+                         "max_alpha", "noise")
+
+    def _extra_state(self) -> dict:
+        return {**super()._extra_state(), "priors": [asdict(pr) for pr in self.priors]}
+
+    def _load_extra_state(self, extra: dict) -> None:
+        super()._load_extra_state(extra)
+        self.priors = [_Prior(**pr) for pr in extra["priors"]]
+
     def _live(self) -> list[torch.Tensor]:
         return [(self.state[p]["theta"] > 0).to(p.dtype) if self.state[p]["prior"] is not None
                 else torch.ones_like(p) for p in self._rewired()]
@@ -168,15 +179,15 @@ class GradR(RewiringOptimizer):
                 p.copy_(st["sign"] * torch.relu(theta))
 
 
+@dataclass
 class _Prior:
     """One Laplace prior: its members (indices of rewired weights), the sparsity its alpha is
     steered to, its scale, and the sparsity p of its centre ln(2(1-p))/alpha."""
 
-    def __init__(self, members: list[int], target: float, alpha: float, centre: float):
-        self.members = members
-        self.target = target
-        self.alpha = alpha
-        self.centre = centre
+    members: list[int]
+    target: float
+    alpha: float
+    centre: float
 
     @property
     def mu(self) -> float:

@@ -10,6 +10,8 @@ from torch.nn.utils import prune
 
 from leanspike.errors import ConfigError
 
+SCOPES = ("global", "layer")  # one cut over all layers, or the same fraction of each
+
 
 def check_sparsity(value: float) -> float:
     if not 0 <= value < 1:
@@ -30,7 +32,7 @@ def magnitude_masks(modules: list[nn.Module], sparsity: float, *, scope: str = "
     """0/1 masks keeping the largest |w|: ``sparsity`` of all weights (global) or of each
     layer's (layer). Weights already zero count as smallest, so pruned ones stay pruned."""
     check_sparsity(sparsity)
-    if scope not in ("global", "layer"):
+    if scope not in SCOPES:
         raise ConfigError(f"scope must be 'global' or 'layer', got {scope!r}")
     mags = [effective_weight(m).abs() for m in modules]
     if scope == "layer":

@@ -4,7 +4,8 @@ weight that keeps learning while its synapse is cut, so connections can grow bac
 A subclass decides what "alive" means and how the sparsity is steered; this base keeps the
 rest in one place: the two parameter groups (rewired weights, plain Adam for everything else),
 the Adam moments, the cubic ramp the sparsity follows, per-layer targets, the pruned/regrown
-event counts, and the final masks projected onto the target.
+event counts, the final masks projected onto the target, and a ``state_dict`` that carries all
+of it (torch's saves only ``self.state`` and the parameter groups).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import torch
 from torch import nn
 
 from leanspike.errors import ConfigError
+from leanspike.prune.state import snapshot
 
 
 class RewiringOptimizer(torch.optim.Optimizer):
@@ -59,7 +61,40 @@ class RewiringOptimizer(torch.optim.Optimizer):
         """(rewired weight index, its target) for per-layer targets; None for one target."""
         raise NotImplementedError
 
+    # plain attributes a state dict carries (a subclass adds its own, and its steering)
+    _state_attributes = ("target", "total_steps", "ramp", "steps", "pruned_events",
+                         "regrown_events")
+
+    def _extra_state(self) -> dict:
+        """What the optimiser keeps outside ``self.state``, as plain values."""
+        return {key: getattr(self, key) for key in self._state_attributes}
+
+    def _load_extra_state(self, extra: dict) -> None:
+        for key in self._state_attributes:
+            setattr(self, key, extra[key])
+
     # shared mechanics
+
+    def state_dict(self) -> dict:
+        """torch's state (hidden parameters, signs, Adam moments, groups) and the rest (steps,
+        events, ramp, steering) under ``"rewiring"``: tensors and plain values only, so
+        ``torch.load(..., weights_only=True)`` reads it. A snapshot: later steps leave it as
+        it was."""
+        state = snapshot(super().state_dict())
+        state["rewiring"] = {"kind": type(self).__name__, **snapshot(self._extra_state())}
+        return state
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Continue exactly where ``state_dict`` was taken (an optimiser built over the same
+        parameters, in the same order; tensors are copied, never shared with the dict)."""
+        kind = state_dict.get("rewiring", {}).get("kind")
+        if kind != type(self).__name__:
+            raise ConfigError(f"not a {type(self).__name__} state dict: it is "
+                              f"{kind or 'a plain torch optimiser'}'s")
+        state_dict = snapshot(state_dict)
+        extra = state_dict.pop("rewiring")
+        super().load_state_dict(state_dict)
+        self._load_extra_state(extra)
 
     @torch.no_grad()
     def step(self, closure=None):

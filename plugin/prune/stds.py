@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
@@ -55,6 +56,14 @@ class STDS(RewiringOptimizer):
     def d(self) -> float:
         """The (largest) threshold."""
         return max(t.d for t in self.thresholds)
+
+    def _extra_state(self) -> dict:
+        return {**super()._extra_state(),
+                "thresholds": [asdict(t) for t in self.thresholds]}
+
+    def _load_extra_state(self, extra: dict) -> None:
+        super()._load_extra_state(extra)
+        self.thresholds = [_Threshold(**t) for t in extra["thresholds"]]
 
     def _alive(self, p: nn.Parameter) -> torch.Tensor:
         st = self.state[p]
@@ -97,11 +106,11 @@ class STDS(RewiringOptimizer):
             p.copy_(torch.sign(st["theta"]) * torch.relu(st["theta"].abs() - d))
 
 
+@dataclass
 class _Threshold:
     """One soft threshold: its members (indices of rewired weights), the sparsity it is steered
     to, and its value d (it only grows)."""
 
-    def __init__(self, members: list[int], target: float):
-        self.members = members
-        self.target = target
-        self.d = 0.0
+    members: list[int]
+    target: float
+    d: float = 0.0
