@@ -97,7 +97,7 @@ def main(argv=None):
                "seconds": time.perf_counter() - start, "records": records}
     path = write_result(args.out, "iir", payload)
     if args.plot:
-        from leanspike.plots import accuracy_energy_vs_timesteps
+        from leanspike.app.plots import accuracy_energy_vs_timesteps
 
         accuracy_energy_vs_timesteps(
             [{"label": r["variant"], "timesteps": r["T"], "accuracy": r["accuracy"],

@@ -91,7 +91,7 @@ def main(argv=None):
                "seconds": time.perf_counter() - start, "records": records}
     path = write_result(args.out, "pruning", payload)
     if args.plot:
-        from leanspike.plots import accuracy_vs_sparsity
+        from leanspike.app.plots import accuracy_vs_sparsity
 
         accuracy_vs_sparsity([{"label": f"{r['method']} T={r['T']}", "sparsity": r["sparsity"],
                                "accuracy": r["accuracy"]} for r in records], args.plot,

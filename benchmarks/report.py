@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import RESULTS, median  # noqa: E402
 
-from leanspike.tables import format_table  # noqa: E402
+from leanspike.app.tables import format_table  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 

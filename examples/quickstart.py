@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import argparse
 
-from leanspike.pipeline import load_config, run_pipeline
-from leanspike.pipeline.report import summary_table
+from leanspike.app.pipeline import load_config, run_pipeline
+from leanspike.app.pipeline.report import summary_table
 from leanspike.registry import Registry
 
 

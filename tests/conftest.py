@@ -49,7 +49,7 @@ def pytest_sessionfinish(session, exitstatus):
 @pytest.fixture
 def cli(capsys):
     """Run the leanspike CLI in-process: cli("zoo", "list") -> (exit code, stdout, stderr)."""
-    from leanspike.cli import main
+    from leanspike.app.cli import main
 
     def run(*argv):
         code = main(list(argv))
@@ -104,5 +104,18 @@ def make_mlp_spec():
             layers.append(S.Linear(torch.randn(b, a, generator=g), torch.randn(b, generator=g),
                                    None, neuron))
         return S.NetworkSpec((sizes[0],), layers, timesteps)
+
+    return make
+
+
+@pytest.fixture
+def tiny_spec():
+    """A two-layer MLP spec on 64 inputs: tiny_spec(seed, timesteps)."""
+    def make(seed: int = 0, timesteps: int = 2) -> S.NetworkSpec:
+        g = torch.Generator().manual_seed(seed)
+        layers = [S.Linear(torch.randn(8, 64, generator=g), torch.randn(8, generator=g), None,
+                           S.LIF(threshold=0.75)),
+                  S.Linear(torch.randn(10, 8, generator=g), None, None, S.Integrator())]
+        return S.NetworkSpec((64,), layers, timesteps)
 
     return make

@@ -15,7 +15,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _source_packages() -> set[str]:
     found = set()
-    for folder, prefix in (("plugin", "leanspike"), ("adapters", "leanspike/adapters")):
+    for folder, prefix in (("plugin", "leanspike"), ("adapters", "leanspike/adapters"),
+                           ("app", "leanspike/app")):
         for init in (ROOT / folder).rglob("__init__.py"):
             rel = init.parent.relative_to(ROOT / folder)
             found.add(str(Path(prefix, rel)) if str(rel) != "." else prefix)
@@ -26,7 +27,7 @@ def _source_packages() -> set[str]:
 def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
     src = tmp_path_factory.mktemp("src")
-    for item in ("pyproject.toml", "README.md", "plugin", "adapters"):
+    for item in ("pyproject.toml", "README.md", "plugin", "adapters", "app"):
         (shutil.copytree if (ROOT / item).is_dir() else shutil.copy)(ROOT / item, src / item)
     proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps",
                            "--no-build-isolation", "-w", str(out), str(src)],
@@ -57,7 +58,7 @@ def test_installed_wheel_imports_and_runs(wheel, tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     code = ("import leanspike, leanspike.adapters.snntorch, leanspike.zoo; "
             "print(leanspike.__file__); print(leanspike.adapters.snntorch.__file__); "
-            "from leanspike.cli import main; main(['zoo', 'list'])")
+            "from leanspike.app.cli import main; main(['zoo', 'list'])")
     env = {**os.environ, "PYTHONPATH": str(target)}
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=300, env=env, cwd=tmp_path)

@@ -43,6 +43,11 @@ class ConversionOutcome:
                 "energy_model": self.energy.model.name}
 
 
+# fine-tuning epochs when none are given: fine-tuning is the last step of Datta & Beerel's
+# method; the other converters are used as they convert
+DEFAULT_FINETUNE_EPOCHS = {"datta": 10}
+
+
 def convert(model: nn.Module, splits: Splits, *, method: str = "datta", timesteps: int = 2,
             finetune_epochs: int | FinetuneConfig | None = None, surrogate: str = "rectangular",
             spike_grad=None, energy_model: EnergyModel | None = None, device: str = "auto",
@@ -53,7 +58,7 @@ def convert(model: nn.Module, splits: Splits, *, method: str = "datta", timestep
     other converters do not.
     """
     if finetune_epochs is None:
-        finetune_epochs = 10 if method == "datta" else 0
+        finetune_epochs = DEFAULT_FINETUNE_EPOCHS.get(method, 0)
     spec, report = convert_to_spec(model, splits.train, method=method, timesteps=timesteps)
     net = to_snntorch(spec, surrogate=None if spike_grad is not None else surrogate,
                       spike_grad=spike_grad)

@@ -18,6 +18,7 @@ from typing import Any
 
 from leanspike.atomic import atomic_write
 from leanspike.errors import LeanspikeError, RegistryError
+from leanspike.registry.codec import KIND_ROLES, deserialize
 from leanspike.registry.references import check_name, check_tag
 from leanspike.registry.store import SHA256
 
@@ -66,8 +67,6 @@ def _fail(file: Path, msg: str) -> ArchiveError:
 def read_archive(file: Path) -> tuple[list[dict[str, Any]], dict[str, bytes]]:
     """Validated (entries root first, {sha256: bytes})."""
     import hashlib
-
-    from leanspike.registry.registry import KIND_ROLES, deserialize
 
     if not file.is_file():
         raise ArchiveError(f"{file}: no such archive file")

@@ -27,17 +27,14 @@ from typing import Any
 from torch import nn
 
 from leanspike.errors import EntryNotFoundError, RegistryError
+from leanspike.registry.archive import read_archive, write_archive
+from leanspike.registry.codec import deserialize, serialize
 from leanspike.registry.references import Ref, check_name, check_tag, parse_ref
 from leanspike.registry.store import BlobStore
-from leanspike.spec import NetworkSpec, spec_from_bytes, spec_to_bytes
-from leanspike.zoo.checkpoint import model_from_bytes, model_to_bytes
+from leanspike.spec import NetworkSpec
 
 INDEX_FILE = "index.sqlite"
 SCHEMA_VERSION = 1
-KIND_ROLES = {
-    "snn": ("spec.json", "weights.safetensors"),
-    "ann": ("model.json", "model.safetensors"),
-}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
@@ -134,25 +131,6 @@ def _json(value: Any, what: str) -> str:
 
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="microseconds")
-
-
-def serialize(artifact: NetworkSpec | nn.Module) -> tuple[str, dict[str, bytes]]:
-    """(kind, {role: bytes}) for a spec or a zoo model."""
-    if isinstance(artifact, NetworkSpec):
-        spec_json, weights = spec_to_bytes(artifact)
-        return "snn", {"spec.json": spec_json, "weights.safetensors": weights}
-    if isinstance(artifact, nn.Module):
-        model_json, weights = model_to_bytes(artifact)
-        return "ann", {"model.json": model_json, "model.safetensors": weights}
-    raise RegistryError(f"can register a NetworkSpec or a zoo nn.Module, not "
-                        f"{type(artifact).__name__}")
-
-
-def deserialize(kind: str, files: dict[str, bytes], source: str) -> NetworkSpec | nn.Module:
-    if kind == "snn":
-        return spec_from_bytes(files["spec.json"], files["weights.safetensors"], source)
-    model, _meta = model_from_bytes(files["model.json"], files["model.safetensors"], source)
-    return model
 
 
 class Registry:
@@ -406,7 +384,6 @@ class Registry:
 
     def export(self, ref: str | Entry, file: str | os.PathLike) -> Path:
         """Write the entry and its whole lineage as one archive file (see ``archive``)."""
-        from leanspike.registry.archive import write_archive
 
         chain = list(reversed(self.lineage(ref)))  # root first
         blobs = {sha: self.store.get(sha, f"{e.ref} {role}")
@@ -417,7 +394,6 @@ class Registry:
         """Add an exported lineage; entries already here (same name, stage, creation time and
         artifacts) are reused, others get the next free version. Everything in the archive is
         checked before anything is written. Returns the leaf entry."""
-        from leanspike.registry.archive import read_archive
 
         records, blobs = read_archive(Path(file))
         for data in blobs.values():

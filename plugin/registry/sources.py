@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from leanspike.errors import RegistryError
+from leanspike.registry.registry import Entry, Registry
 from leanspike.spec import SPEC_FILE, NetworkSpec, load_spec
 
 
@@ -14,8 +15,6 @@ def resolve_spec(source, registry=None) -> NetworkSpec:
     """A NetworkSpec from a spec, a registry ``Entry``, a spec folder, or a reference such as
     ``"digits@pruned"`` looked up in ``registry`` (a Registry or its path; default registry if
     None)."""
-    from leanspike.registry.registry import Entry, Registry
-
     if isinstance(source, NetworkSpec):
         return source
     if isinstance(source, Entry):

@@ -44,7 +44,7 @@ def test_without_lava_the_adapter_says_how_to_install_it():
 def test_core_and_snntorch_adapter_work_without_lava():
     proc = _python("""
         import sys, torch
-        import leanspike, leanspike.cli, leanspike.data, leanspike.reference, leanspike.zoo
+        import leanspike, leanspike.app.cli, leanspike.data, leanspike.reference, leanspike.zoo
         import leanspike.training, leanspike.spec
         assert not any(m.split('.')[0] in ('snntorch', 'lava') for m in sys.modules), \\
             'the core must not import snnTorch or Lava'

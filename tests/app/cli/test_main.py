@@ -4,7 +4,7 @@ import sys
 import pytest
 
 from leanspike import __version__
-from leanspike.cli import main
+from leanspike.app.cli import main
 from leanspike.zoo import load_model
 
 
@@ -21,7 +21,7 @@ def test_version_and_help(capsys):
 
 
 def test_entry_point_runs_as_a_module():
-    proc = subprocess.run([sys.executable, "-m", "leanspike", "zoo", "list"],
+    proc = subprocess.run([sys.executable, "-m", "leanspike.app", "zoo", "list"],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "small_cnn" in proc.stdout
@@ -72,7 +72,7 @@ def test_train_ann_bad_input(cli):
 
 
 def test_tables_plain_and_markdown():
-    from leanspike.tables import format_table
+    from leanspike.app.tables import format_table
 
     plain = format_table(["a", "bb"], [[1, 0.123456], ["xyz", 2]])
     assert plain.splitlines() == ["a    bb", "---  ------", "1    0.1235", "xyz  2"]

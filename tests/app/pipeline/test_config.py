@@ -2,8 +2,8 @@
 
 import pytest
 
+from leanspike.app.pipeline import PipelineConfig, dump_config, load_config
 from leanspike.errors import ConfigError
-from leanspike.pipeline import PipelineConfig, dump_config, load_config
 
 
 def test_defaults_are_the_documented_flow():

@@ -15,7 +15,10 @@ from typing import Any
 
 import tomli_w
 
+from leanspike.adapters.snntorch.pruning import METHODS
 from leanspike.errors import ConfigError
+from leanspike.loihi.backends import LAVA_BACKENDS
+from leanspike.training import PRESETS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -82,9 +85,6 @@ class PipelineConfig:
         return dataclasses.asdict(self)
 
     def validate(self) -> PipelineConfig:
-        from leanspike.adapters.snntorch.pruning import METHODS
-        from leanspike.training import PRESETS
-
         if self.prune.method not in METHODS:
             raise ConfigError(f"prune.method: {self.prune.method!r} is not one of {METHODS}")
         if self.ann.preset not in PRESETS:
@@ -95,9 +95,10 @@ class PipelineConfig:
                 raise ConfigError(f"{key}: a sparsity is in (0, 1), got {value}")
         if self.convert.timesteps < 1 or any(t < 1 for t in self.retrain.schedule):
             raise ConfigError("convert.timesteps and retrain.schedule need T >= 1")
-        if self.deploy.backend not in ("lava-fixed", "lava-fast-fixed"):
+        fixed = [name for name, (is_fixed, _) in LAVA_BACKENDS.items() if is_fixed]
+        if self.deploy.backend not in fixed:
             raise ConfigError(f"deploy.backend: {self.deploy.backend!r}; the pipeline deploys "
-                              f"in fixed point: 'lava-fixed' or 'lava-fast-fixed'")
+                              f"in fixed point: {' or '.join(map(repr, fixed))}")
         return self
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 
 def cmd_pipeline(args: argparse.Namespace) -> int:
-    from leanspike.pipeline import dump_config, load_config, run_pipeline, write_summary
-    from leanspike.pipeline.report import summary_table, write_plots
+    from leanspike.app.pipeline import dump_config, load_config, run_pipeline, write_summary
+    from leanspike.app.pipeline.report import summary_table, write_plots
     from leanspike.registry import Registry
 
     overrides = {k: getattr(args, k) for k in ("dataset", "arch", "seed", "device", "name")
@@ -32,7 +32,7 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_pipeline_command(sub) -> None:
+def add_commands(sub) -> None:
     p = sub.add_parser(
         "pipeline", help="the whole flow: ANN -> SNN at T=2 -> T=1 -> pruned -> Loihi fixed "
                          "point -> Lava, every stage registered (resumes from the registry)")

@@ -6,8 +6,8 @@ made of its settings and its parent's key; a stage whose key is already in the r
 loaded, not recomputed, so an interrupted run resumes where it stopped and a repeated run costs
 seconds.
 
-Like the CLI, this module drives the adapters (imported where used): the core's stages and
-algorithms stay framework-neutral.
+It drives the snnTorch adapter for training and the Lava adapter for deployment (imported
+where used: Lava imports only on Python 3.10); the core's algorithms stay framework-neutral.
 """
 
 from __future__ import annotations
@@ -22,7 +22,14 @@ from pathlib import Path
 import torch
 
 from leanspike import __version__
-from leanspike.pipeline.config import PipelineConfig
+from leanspike.adapters.snntorch import convert, evaluate_snn, prune, retrain, to_snntorch
+from leanspike.app.pipeline.config import PipelineConfig
+from leanspike.data import load_dataset
+from leanspike.energy import estimate
+from leanspike.loihi import emulate_fixed, snap_to_fixed_point
+from leanspike.registry import register_stage
+from leanspike.training import PRESETS, TrainConfig, set_seed, train_ann
+from leanspike.zoo import create_model
 
 
 @dataclass
@@ -94,10 +101,9 @@ class _Stages:
             self.log(f"[{stage}] reusing {entry.ref} (same settings and parent)")
             return entry, True
         artifact, metrics, params = compute()
-        entry = self.registry.register(self.name, artifact, stage=stage, parent=parent,
-                                       metrics=metrics,
-                                       params={**params, "settings": settings,
-                                               "pipeline_key": key})
+        entry = register_stage(self.registry, self.name, artifact, stage=stage, parent=parent,
+                               metrics=metrics,
+                               params={**params, "settings": settings, "pipeline_key": key})
         self.log(f"[{stage}] registered {entry.ref}")
         return entry, False
 
@@ -109,9 +115,6 @@ def _stack(dataset, limit: int = 0):
 
 
 def _snn_metrics(spec, splits, device, energy_model=None) -> dict:
-    from leanspike.adapters.snntorch import evaluate_snn, to_snntorch
-    from leanspike.energy import estimate
-
     evaluation = evaluate_snn(to_snntorch(spec), splits.test, device=device)
     energy = estimate(spec, evaluation.spikes_per_neuron, energy_model)
     return {"accuracy": evaluation.accuracy, "spikes_per_inference": energy.spikes_per_inference,
@@ -129,11 +132,6 @@ def _snn_record(stage: str, entry, reused: bool, **extra) -> StageRecord:
 def run_pipeline(config: PipelineConfig, registry, *, progress: bool = True,
                  log: Callable[[str], None] = print) -> PipelineResult:
     """Run (or resume) every stage; returns the table's rows and the deployed spec."""
-    from leanspike.adapters.snntorch import convert, prune, retrain
-    from leanspike.data import load_dataset
-    from leanspike.training import PRESETS, TrainConfig, set_seed, train_ann
-    from leanspike.zoo import create_model
-
     start = time.perf_counter()
     c = config
     splits = load_dataset(c.dataset, c.data_dir or None, seed=c.seed)
@@ -219,8 +217,6 @@ def run_pipeline(config: PipelineConfig, registry, *, progress: bool = True,
     x_train, _ = _stack(splits.train)
 
     def compute_quantised():
-        from leanspike.loihi.snap import snap_to_fixed_point
-
         snapped, fixed = snap_to_fixed_point(registry.load(pruned_entry), x_train,
                                              input_bits=c.deploy.input_bits)
         return (snapped, _snn_metrics(snapped, splits, c.device),
@@ -254,9 +250,6 @@ def _deploy(spec, float_spec, splits, x_train, c: PipelineConfig, log):
     """Run the fixed-point network on Lava over the test set; compare with its snnTorch twin
     (the same integers as float) and with the float network before quantisation."""
     from leanspike.adapters.lava import prepare, run
-    from leanspike.adapters.snntorch import to_snntorch
-    from leanspike.energy import estimate
-    from leanspike.loihi import emulate_fixed
 
     x, y = _stack(splits.test, c.deploy.limit)
     deployed = prepare(spec, fixed=True, calibration=x_train)
@@ -286,8 +279,6 @@ def _deploy(spec, float_spec, splits, x_train, c: PipelineConfig, log):
 
 def spike_raster_input(config: PipelineConfig, index: int = 0):
     """The test sample the raster plot shows."""
-    from leanspike.data import load_dataset
-
     splits = load_dataset(config.dataset, config.data_dir or None, seed=config.seed)
     return splits.test[index]
 

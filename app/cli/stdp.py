@@ -13,8 +13,7 @@ from leanspike.stdp.readout import READOUTS
 from leanspike.stdp.rule import Pruning
 
 
-def add_stdp_command(sub) -> None:
-    """Register the ``stdp`` subcommand on the CLI's subparsers."""
+def add_commands(sub) -> None:
     default = Pruning()
     p = sub.add_parser("stdp", help="learn a TTFS network with STDP, pruning connections as it "
                                     "learns (Nguyen et al. 2021)")
@@ -61,8 +60,8 @@ def _config(args: argparse.Namespace):
 
 
 def cmd_stdp(args: argparse.Namespace) -> int:
+    from leanspike.app.tables import format_table
     from leanspike.stdp.workflow import encode, load_images, run_stdp
-    from leanspike.tables import format_table
 
     config = _config(args)
     data = load_images(args.dataset, args.data_dir, args.split_seed)
@@ -116,7 +115,7 @@ def cmd_stdp(args: argparse.Namespace) -> int:
                            "layers": agreement.layers, "accuracy": accuracy,
                            "samples_per_s": lava.samples_per_s}
     if args.out:
-        from leanspike.stdp.plots import learning_curves
+        from leanspike.app.plots import learning_curves
 
         out = Path(args.out)
         result.network.save(out / "network")

@@ -15,7 +15,7 @@ STAGES = ["ann-reference", "ann", "converted", "retrained", "pruned", "quantised
 @pytest.fixture(scope="module")
 def fresh(tmp_path_factory):
     """One uninterrupted quick run."""
-    from leanspike.cli import main
+    from leanspike.app.cli import main
 
     root = tmp_path_factory.mktemp("fresh")
     assert main(["pipeline", "--quick", "--registry", str(root / "reg"), "--out",
@@ -56,7 +56,7 @@ def test_every_stage_is_registered_with_its_parent(fresh):
 def test_interrupted_run_resumes_from_the_registry_to_the_same_numbers(fresh, tmp_path,
                                                                         monkeypatch, capsys):
     import leanspike.adapters.snntorch as adapter
-    from leanspike.cli import main
+    from leanspike.app.cli import main
 
     argv = ["pipeline", "--quick", "--registry", str(tmp_path / "reg"), "--out",
             str(tmp_path / "run"), "--no-progress"]

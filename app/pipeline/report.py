@@ -6,9 +6,9 @@ from pathlib import Path
 
 import torch
 
-from leanspike import plots
-from leanspike.pipeline.run import PipelineResult, spike_raster_input
-from leanspike.tables import format_table
+from leanspike.app import plots
+from leanspike.app.pipeline.run import PipelineResult, spike_raster_input
+from leanspike.app.tables import format_table
 
 
 def _num(value, fmt: str) -> str:

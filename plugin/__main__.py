@@ -1,5 +1,0 @@
-import sys
-
-from leanspike.cli import main
-
-sys.exit(main())

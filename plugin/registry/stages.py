@@ -1,0 +1,24 @@
+"""Registering one stage of the flow (trained, converted, retrained, pruned, deployed): the one
+place every command, adapter and the pipeline go through, so that every entry records the same
+provenance and a missing name fails the same way."""
+
+from __future__ import annotations
+
+from leanspike._version import __version__
+from leanspike.errors import ConfigError
+
+
+def register_stage(registry, name: str | None, artifact, *, stage: str, parent=None,
+                   metrics: dict | None = None, params: dict | None = None):
+    """Register ``artifact`` as ``stage`` of ``name`` under ``parent`` (an entry or a
+    reference) and return the entry; None when ``registry`` is None (nothing asked for it).
+    ``params`` gains the leanspike version that produced the stage."""
+    if registry is None:
+        return None
+    if not name:
+        raise ConfigError(f"registering the {stage} stage needs a name")
+    if isinstance(parent, str):
+        parent = registry.get(parent)
+    params = {**(params or {}), "leanspike_version": __version__}
+    return registry.register(name, artifact, stage=stage, parent=parent, metrics=metrics,
+                             params=params)
