@@ -11,7 +11,7 @@ venv:
 # The main job: the whole pipeline on the offline digits data (ANN -> SNN at T=2 -> T=1 ->
 # pruned -> Loihi 2 fixed point -> Lava), every stage in runs/registry; a second run reuses them.
 demo: venv
-	$(PY) -m leanspike pipeline --dataset digits --registry runs/registry --out runs/demo
+	$(PY) -m leanspike.app pipeline --dataset digits --registry runs/registry --out runs/demo
 
 # --no-skips: in the project's own environment every test, Lava's included, must run.
 test: venv
@@ -19,6 +19,7 @@ test: venv
 
 lint: venv
 	$(VENV)/bin/ruff check .
+	$(PY) scripts/check_imports.py
 
 clean-venv:
 	rm -rf $(VENV)

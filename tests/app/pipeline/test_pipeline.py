@@ -55,7 +55,7 @@ def test_every_stage_is_registered_with_its_parent(fresh):
 
 def test_interrupted_run_resumes_from_the_registry_to_the_same_numbers(fresh, tmp_path,
                                                                         monkeypatch, capsys):
-    import leanspike.adapters.snntorch as adapter
+    import leanspike.app.pipeline.run as stages
     from leanspike.app.cli import main
 
     argv = ["pipeline", "--quick", "--registry", str(tmp_path / "reg"), "--out",
@@ -65,7 +65,7 @@ def test_interrupted_run_resumes_from_the_registry_to_the_same_numbers(fresh, tm
         raise KeyboardInterrupt
 
     with monkeypatch.context() as m:
-        m.setattr(adapter, "prune", interrupted)
+        m.setattr(stages, "prune", interrupted)
         assert main(argv) == 130
     first = capsys.readouterr().out
     assert "[retrained] registered" in first and "[pruned]" not in first
