@@ -1,7 +1,7 @@
 import pytest
 
 from leanspike.errors import ConfigError
-from leanspike.prune import balanced_sparsity
+from leanspike.prune import allocate, balanced_sparsity
 
 SIZES = [144, 4608, 18432, 32768, 1280]  # small_cnn's synapses per layer
 
@@ -31,3 +31,15 @@ def test_bad_allocation_inputs():
         balanced_sparsity(SIZES, 1.0)
     with pytest.raises(ConfigError, match="must be positive"):
         balanced_sparsity([10, 0], 0.5)
+
+
+def test_an_allocation_gives_per_layer_targets_or_none_for_one_global_target():
+    assert allocate("global", SIZES, 0.9) is None
+    assert allocate("balanced", SIZES, 0.99) == balanced_sparsity(SIZES, 0.99)
+    assert allocate([0.5, 0.9], [10, 20], 0.8) == [0.5, 0.9]
+    with pytest.raises(ConfigError, match="allocation has 2 sparsities for 5"):
+        allocate([0.9, 0.9], SIZES, 0.9)
+    with pytest.raises(ConfigError, match=r"\[0, 1\), got 1.0"):
+        allocate([0.5, 1.0], [10, 20], 0.8)
+    with pytest.raises(ConfigError, match="unknown allocation 'erk'"):
+        allocate("erk", SIZES, 0.9)
