@@ -1,8 +1,9 @@
 """leanspike: lean, deployable spiking networks from trained DNNs.
 
 The core is framework-neutral (torch tensors, no snnTorch, no Lava): the network spec, the
-algorithms, the model zoo, datasets and the CLI. ``leanspike.adapters.snntorch`` and
-``leanspike.adapters.lava`` translate the spec to and from each framework.
+algorithms, the registry, the model zoo and datasets. ``leanspike.adapters.snntorch`` and
+``leanspike.adapters.lava`` translate the spec to and from each framework; ``leanspike.app``
+(the pipeline and the ``leanspike`` command) is built on both.
 """
 
 from leanspike._version import __version__
