@@ -5,9 +5,10 @@ import torch
 
 from leanspike import load_spec
 from leanspike.adapters.snntorch import convert, prune, to_snntorch
+from leanspike.adapters.snntorch.pruning import prune_with
 from leanspike.data import load_dataset
 from leanspike.errors import ConfigError
-from leanspike.prune import balanced_sparsity
+from leanspike.prune import DEFAULT_LR, PruneRecipe, balanced_sparsity
 from leanspike.reference import simulate
 from leanspike.registry import Registry
 from leanspike.training import TrainConfig, set_seed, train_ann
@@ -112,3 +113,27 @@ def test_bad_pruning_arguments(dense):
                   progress=False)
         with pytest.raises(ConfigError, match=r"distill must be in \[0, 1\]"):
             prune(net, splits.train, splits.test, distill=1.5, epochs=1, progress=False)
+
+
+def test_a_recipe_prunes_exactly_as_the_keywords_and_the_registry_records_it(dense, tmp_path):
+    net, splits = dense
+    by_keywords = prune(net, splits.train, splits.test, method="stds", target_sparsity=0.8,
+                        epochs=2, device="cpu", progress=False,
+                        registry=Registry(tmp_path / "a"), name="p")
+    recipe = PruneRecipe(method="stds", target_sparsity=0.8, epochs=2)
+    reg = Registry(tmp_path / "b")
+    by_recipe = prune_with(net, splits.train, splits.test, recipe, device="cpu",
+                           progress=False, registry=reg, name="p")
+    assert by_recipe.history == by_keywords.history
+    assert [h.keys() for h in by_recipe.history] == \
+        [{"epoch", "loss", "train_accuracy", "pruned", "regrown", "threshold", "sparsity"},
+         {"epoch", "loss", "train_accuracy", "sparsity"}]  # rewired, then fine-tuned
+    for key, value in by_keywords.network.state_dict().items():
+        assert torch.equal(by_recipe.network.state_dict()[key], value), key
+    params = reg.get(by_recipe.entry_ref).params
+    assert params == recipe.params() and params["lr"] == DEFAULT_LR["stds"]
+
+
+def test_registering_needs_a_name_and_says_so_before_touching_the_network(tmp_path):
+    with pytest.raises(ConfigError, match="needs a name"):  # no network, no data: not reached
+        prune(None, None, None, epochs=1, registry=Registry(tmp_path / "r"), progress=False)
