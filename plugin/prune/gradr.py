@@ -47,7 +47,9 @@ class GradR(RewiringOptimizer):
     ``layer_sparsity`` (one target per rewired weight) gives each weight tensor its own prior,
     with its own automatic alpha and centre, instead of one prior for all (see
     ``leanspike.prune.allocation`` for how the benchmark chooses them).
-    ``noise`` adds the paper's optional Langevin noise sqrt(2 lr T) N(0, 1) to theta (off).
+    ``noise`` adds the paper's optional Langevin noise sqrt(2 lr T) N(0, 1) to theta (off); it
+    draws from torch's global generator, so a run resumed from ``state_dict`` repeats the
+    uninterrupted one only if that generator's state is restored too.
     """
 
     def __init__(self, rewired: Iterable[nn.Parameter], others: Iterable[nn.Parameter] = (), *,

@@ -93,13 +93,12 @@ class PruningSchedule:
         self.epochs_done, self.finetuning = state["epochs_done"], state["finetuning"]
         if state["masks"] is not None:
             apply_masks(self.layers, state["masks"])
-        if state["optimizer"] is None:
-            self.optimizer = None
-        else:
-            self.optimizer = self._resumed_optimizer()
-            if state["scheduler"] is not None:
-                self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, 1)
-                self.scheduler.load_state_dict(state["scheduler"])
+        self.optimizer = None if state["optimizer"] is None else self._resumed_optimizer()
+        self.scheduler = None
+        if state["scheduler"] is not None:  # built first: building it resets the rates
+            self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, 1)
+            self.scheduler.load_state_dict(state["scheduler"])
+        if self.optimizer is not None:  # the saved rates, moments and steps
             self.optimizer.load_state_dict(state["optimizer"])
 
     def _resumed_optimizer(self) -> torch.optim.Optimizer:

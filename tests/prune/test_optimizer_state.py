@@ -31,11 +31,11 @@ OPTIMISERS = {
 }
 
 
-def _build(kind: str, seed: int):
+def _build(kind: str, seed: int, optimisers=OPTIMISERS):
     torch.manual_seed(seed)
     model = nn.Sequential(nn.Linear(20, 40), nn.ReLU(), nn.Linear(40, 3))
     weights, others = [model[0].weight, model[2].weight], [model[0].bias, model[2].bias]
-    return model, OPTIMISERS[kind](weights, others)
+    return model, optimisers[kind](weights, others)
 
 
 def _train(model, opt, start: int, stop: int) -> None:
@@ -137,3 +137,23 @@ def test_a_state_dict_of_another_optimiser_is_refused():
     adam = torch.optim.Adam(model.parameters())
     with pytest.raises(ConfigError, match="not a GradR state dict: it is a plain torch"):
         gradr.load_state_dict(adam.state_dict())
+
+
+def test_langevin_noise_resumes_with_the_global_generators_state():
+    noisy = {"noisy": lambda w, o: GradR(w, o, lr=1e-2, target_sparsity=0.9, total_steps=STEPS,
+                                         noise=1e-4)}
+    model, opt = _build("noisy", 0, noisy)
+    torch.manual_seed(7)
+    _train(model, opt, 0, STEPS)
+
+    first, first_opt = _build("noisy", 0, noisy)
+    torch.manual_seed(7)
+    _train(first, first_opt, 0, SAVED_AT)
+    state = _from_bytes(_to_bytes({"model": first.state_dict(), "rng": torch.get_rng_state(),
+                                   "optimizer": first_opt.state_dict()}))
+    fresh, fresh_opt = _build("noisy", 1, noisy)
+    fresh.load_state_dict(state["model"])
+    fresh_opt.load_state_dict(state["optimizer"])
+    torch.set_rng_state(state["rng"])
+    _train(fresh, fresh_opt, SAVED_AT, STEPS)
+    assert _same(fresh.state_dict(), model.state_dict()) and fresh_opt.noise == 1e-4
