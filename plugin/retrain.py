@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
 from leanspike.errors import ConfigError
+from leanspike.registry.stages import check_stage_name, register_stage
 from leanspike.spec import NetworkSpec
 
 SILENT_RATE = 1e-3  # spikes per neuron per step below which a layer counts as silent
@@ -98,16 +99,15 @@ def run_schedule(schedule: Sequence[int],
     """Run ``stage(T)`` for each T of the schedule, checking firing and registering each result
     as a child of the previous one (the first as a child of ``parent``)."""
     steps = parse_schedule(schedule)
-    if registry is not None and not name:
-        raise ConfigError("registering the stages needs a name")
+    check_stage_name(registry, name, "retrained")
     results = []
     for T in steps:
         result = stage(T)
         warn_if_silent(result.initial_activity, f"T={T}, initialised from the previous stage")
         warn_if_silent(result.activity, f"T={T}, after retraining")
         if registry is not None:
-            entry = registry.register(
-                name, result.spec, stage="retrained", parent=parent,
+            entry = register_stage(
+                registry, name, result.spec, stage="retrained", parent=parent,
                 metrics={"accuracy": result.accuracy,
                          "initial_accuracy": result.initial_accuracy,
                          "spikes_per_inference": result.spikes_per_inference,

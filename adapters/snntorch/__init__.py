@@ -6,7 +6,7 @@ Needs only snnTorch and torch; no Lava, no Python-3.10-only code.
 from leanspike.adapters.snntorch.conversion import ConversionOutcome, convert
 from leanspike.adapters.snntorch.network import SpikingNetwork, SpikingOutput, to_snntorch, to_spec
 from leanspike.adapters.snntorch.neurons import SpecIntegrator, SpecLeaky
-from leanspike.adapters.snntorch.pruning import PruneResult, prune
+from leanspike.adapters.snntorch.pruning import PruneResult, prune, prune_with
 from leanspike.adapters.snntorch.retraining import RetrainResult, retrain
 from leanspike.adapters.snntorch.training import (
     FinetuneConfig,
@@ -21,6 +21,7 @@ __all__ = [
     "PruneResult",
     "RetrainResult",
     "prune",
+    "prune_with",
     "retrain",
     "FinetuneConfig",
     "SNNEvaluation",

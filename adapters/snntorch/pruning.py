@@ -24,7 +24,6 @@ from leanspike.adapters.snntorch.training import (
     train_epoch,
 )
 from leanspike.energy import EnergyModel, estimate
-from leanspike.errors import ConfigError
 from leanspike.prune import (
     DEFAULT_EPOCHS,
     DEFAULT_LR,
@@ -36,6 +35,7 @@ from leanspike.prune import (
     make_schedule,
     prunable,
 )
+from leanspike.registry import check_stage_name, register_stage
 from leanspike.spec import NetworkSpec
 from leanspike.training import resolve_device, set_seed
 
@@ -145,8 +145,7 @@ def prune_with(model, train: Dataset, test: Dataset, recipe: PruneRecipe, *, reg
     """``prune`` with its settings in one ``recipe``: the method's schedule
     (``leanspike.prune.make_schedule``) decides optimisers, masks and history fields; this loop
     trains, measures and registers."""
-    if registry is not None and not name:
-        raise ConfigError("registering the pruned network needs a name")
+    check_stage_name(registry, name, "pruned")
     if isinstance(parent, str) and registry is not None:
         parent = registry.get(parent)
     start = time.perf_counter()
@@ -190,8 +189,7 @@ def prune_with(model, train: Dataset, test: Dataset, recipe: PruneRecipe, *, reg
                          measured_sparsity(layer_conn), after.accuracy, dense, layer_conn,
                          energy.synaptic_ops, energy.ratio, energy.spikes_per_inference,
                          history, time.perf_counter() - start)
-    if registry is not None:
-        entry = registry.register(name, spec, stage="pruned", parent=parent,
-                                  metrics=result.metrics(), params=recipe.params())
-        result.entry_ref = entry.ref
+    entry = register_stage(registry, name, spec, stage="pruned", parent=parent,
+                           metrics=result.metrics(), params=recipe.params())
+    result.entry_ref = entry.ref if entry is not None else None
     return result

@@ -8,6 +8,12 @@ from leanspike._version import __version__
 from leanspike.errors import ConfigError
 
 
+def check_stage_name(registry, name: str | None, stage: str) -> None:
+    """Fail before any work when a stage is to be registered without a name."""
+    if registry is not None and not name:
+        raise ConfigError(f"registering the {stage} stage needs a name")
+
+
 def register_stage(registry, name: str | None, artifact, *, stage: str, parent=None,
                    metrics: dict | None = None, params: dict | None = None):
     """Register ``artifact`` as ``stage`` of ``name`` under ``parent`` (an entry or a
@@ -15,8 +21,7 @@ def register_stage(registry, name: str | None, artifact, *, stage: str, parent=N
     ``params`` gains the leanspike version that produced the stage."""
     if registry is None:
         return None
-    if not name:
-        raise ConfigError(f"registering the {stage} stage needs a name")
+    check_stage_name(registry, name, stage)
     if isinstance(parent, str):
         parent = registry.get(parent)
     params = {**(params or {}), "leanspike_version": __version__}

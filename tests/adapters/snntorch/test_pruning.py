@@ -3,7 +3,7 @@ import warnings
 import pytest
 import torch
 
-from leanspike import load_spec
+from leanspike import __version__, load_spec
 from leanspike.adapters.snntorch import convert, prune, to_snntorch
 from leanspike.adapters.snntorch.pruning import prune_with
 from leanspike.data import load_dataset
@@ -131,6 +131,7 @@ def test_a_recipe_prunes_exactly_as_the_keywords_and_the_registry_records_it(den
     for key, value in by_keywords.network.state_dict().items():
         assert torch.equal(by_recipe.network.state_dict()[key], value), key
     params = reg.get(by_recipe.entry_ref).params
+    assert params.pop("leanspike_version") == __version__  # every stage records its code
     assert params == recipe.params() and params["lr"] == DEFAULT_LR["stds"]
 
 
