@@ -35,6 +35,7 @@ from common import (  # noqa: E402
 
 from leanspike.adapters.snntorch import prune, retrain  # noqa: E402
 from leanspike.convert import convert  # noqa: E402
+from leanspike.prune import DEFAULT_EPOCHS  # noqa: E402
 from leanspike.training import resolve_device  # noqa: E402
 
 
@@ -42,7 +43,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_common_arguments(parser, "pruning.json", ann_epochs_flag="--ann-epochs")
     parser.add_argument("--epochs-per-stage", type=int, default=5, help="IIR retraining")
-    parser.add_argument("--epochs", type=int, default=200, help="pruning epochs, every method")
+    parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS,
+                        help="pruning epochs, every method (default %(default)s)")
     parser.add_argument("--lr", type=float, help="default: each method's own (see prune)")
     parser.add_argument("--allocation", default="balanced", choices=["balanced", "global"],
                         help="how the target is shared among layers (every method)")

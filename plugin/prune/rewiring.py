@@ -123,7 +123,10 @@ class RewiringOptimizer(torch.optim.Optimizer):
     def planned_sparsity(self, target: float) -> float:
         """Where the sparsity is steered after ``steps``: Zhu & Gupta's cubic ramp to the
         target over the first ``ramp`` fraction of the steps (fast while most synapses are
-        redundant, slow near the target)."""
+        redundant, slow near the target). With no ``total_steps`` there is no ramp to
+        follow (a fixed alpha): the target itself."""
+        if not self.total_steps:
+            return target
         progress = min(1.0, self.steps / max(1, self.ramp * self.total_steps))
         return target * (1 - (1 - progress) ** 3)
 

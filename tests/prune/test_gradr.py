@@ -120,3 +120,13 @@ def test_layer_targets_must_match_the_weights():
         GradR([w], target_sparsity=0.9, alpha=1.0, layer_sparsity=[0.9, 0.9])
     with pytest.raises(ConfigError, match=r"must be in \[0, 1\)"):
         GradR([w, v], target_sparsity=0.9, alpha=1.0, layer_sparsity=[0.9, 1.0])
+
+
+def test_a_fixed_alpha_without_a_step_budget_plans_the_target_itself():
+    from torch import nn
+
+    from leanspike.prune import GradR
+
+    layer = nn.Linear(4, 4)
+    opt = GradR([layer.weight], [layer.bias], alpha=0.5, target_sparsity=0.8)
+    assert opt.planned_sparsity() == 0.8
