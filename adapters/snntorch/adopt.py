@@ -1,12 +1,27 @@
 """Take in a model written the usual snnTorch way, as it is.
 
-An ``nn.Sequential`` of Conv2d / Linear / AvgPool2d / Flatten / Dropout and ``snn.Leaky``
-neurons (``init_hidden=True`` or not) becomes a ``SpikingNetwork`` with the same weights,
-thresholds, leaks, reset modes and spike amplitudes; its last neuron becomes the integrating
-output layer whose membrane potential is read as the logits. The adopted network follows the
-network spec's semantics: neurons reset on the step they fire, where snnTorch's default
-(``reset_delay=True``) resets one step later. That is a small change in behaviour, which the
-retraining that usually follows absorbs; a warning says when it applies.
+The model's per-step computation is read with torch.fx (``leanspike.capture``), so what counts
+is what ``forward`` computes, not the container: an ``nn.Sequential`` (nested, neurons with
+``init_hidden=True`` or not), a class whose ``forward`` loops over time with explicit membrane
+state (``mem = lif.init_leaky()``), or a module the user's loop calls once per step; functional
+calls (``F.avg_pool2d``, ``F.max_pool2d``, ``torch.flatten``, ``x.view(B, -1)``) count as layers.
+
+The result is a ``SpikingNetwork`` with the same weights, thresholds, leaks, reset modes and
+spike amplitudes, under the network spec's semantics; its last neuron becomes the integrating
+output layer whose membrane potential is read as the logits. What changes, and how exactly:
+
+- neurons reset on the step they fire (snnTorch's default ``reset_delay=True`` resets one step
+  later): a warning says so; the retraining that usually follows absorbs it;
+- batch norm after a Conv/Linear is kept while training and folded exactly (eval statistics)
+  when the spec is written (``to_spec``);
+- average pooling of currents (``Conv -> AvgPool -> Leaky``) is folded into the convolution,
+  exactly: a convolution followed by average pooling is one convolution with a larger kernel;
+- max pooling of currents (``Conv -> MaxPool -> Leaky``) becomes max pooling of spikes
+  (``Conv -> Leaky -> MaxPool``): exact at T=1 from a zero membrane, an approximation for T > 1
+  (a warning says so once);
+- Dropout and Identity are dropped (the identity at inference).
+
+The user's model object is never modified.
 """
 
 from __future__ import annotations
@@ -15,24 +30,41 @@ import copy
 import warnings
 
 import snntorch as snn
+import torch
 from torch import nn
 
-from leanspike.adapters.snntorch.network import SpikingNetwork
+from leanspike.adapters.snntorch.network import BATCH_NORMS, SpikingNetwork
 from leanspike.adapters.snntorch.neurons import SpecIntegrator, SpecLeaky
+from leanspike.capture import Capture, capture
 from leanspike.errors import ConfigError
 
-_PLAIN = (nn.Conv2d, nn.Linear, nn.AvgPool2d, nn.Flatten)
+WEIGHTED = (nn.Conv2d, nn.Linear)
 _SKIP = (nn.Dropout, nn.Identity)
+# snnTorch neurons leanspike does not describe yet, and what to use instead
+_REFUSED = {
+    "Synaptic": "only snn.Leaky neurons are supported (current-based snn.Synaptic is not yet); "
+                "use snn.Leaky",
+    "Lapicque": "only snn.Leaky neurons are supported; snn.Lapicque is a Leaky with "
+                "beta = 1 - dt/(R*C): use snn.Leaky(beta=...)",
+    "Alpha": "only snn.Leaky neurons are supported; use snn.Leaky",
+    "RLeaky": "recurrent neurons are not feed-forward; use snn.Leaky",
+    "RSynaptic": "recurrent neurons are not feed-forward; use snn.Leaky",
+}
 
 
-def _children(module: nn.Module, prefix: str = "") -> list[tuple[str, nn.Module]]:
-    out = []
-    for name, child in module.named_children():
-        if isinstance(child, nn.Sequential):
-            out.extend(_children(child, f"{prefix}{name}."))
-        else:
-            out.append((f"{prefix}{name}", child))
-    return out
+def is_neuron(module: nn.Module) -> bool:
+    return isinstance(module, snn.SpikingNeuron)
+
+
+def returns_state(module: nn.Module) -> bool:
+    """snnTorch neurons return (spikes, membrane) unless they hold their own state
+    (init_hidden=True) and are not an output layer."""
+    return not getattr(module, "init_hidden", False) or getattr(module, "output", False)
+
+
+def read_model(model: nn.Module) -> Capture:
+    """The per-step chain of an snnTorch model (see ``leanspike.capture``)."""
+    return capture(model, is_neuron, returns_state)
 
 
 def _scalar_beta(name: str, neuron: snn.Leaky) -> float:
@@ -43,56 +75,137 @@ def _scalar_beta(name: str, neuron: snn.Leaky) -> float:
     return float(beta)
 
 
-def adopt(model: nn.Module, input_shape: tuple[int, ...], timesteps: int,
+def _pair(v) -> tuple[int, int]:
+    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+
+
+def fold_avg_pool(conv: nn.Conv2d, pool: nn.AvgPool2d, where: str) -> nn.Conv2d:
+    """``pool(conv(x))`` as one convolution, exactly: kernel k + s(p-1), stride s*q, the same
+    padding, each tap the mean of the conv taps that reach it."""
+    if pool.padding not in (0, (0, 0)) or pool.ceil_mode or not pool.count_include_pad:
+        raise ConfigError(f"{where}: only unpadded, floor-mode average pooling of currents can "
+                          f"be folded into the convolution")
+    if conv.groups != 1 or conv.dilation != (1, 1) or isinstance(conv.padding, str):
+        raise ConfigError(f"{where}: only groups=1, dilation=1 convolutions can absorb pooling")
+    (p_h, p_w), (q_h, q_w) = _pair(pool.kernel_size), _pair(pool.stride or pool.kernel_size)
+    (s_h, s_w), (k_h, k_w) = conv.stride, conv.kernel_size
+    w = conv.weight.detach()
+    folded = torch.zeros(w.shape[0], w.shape[1], k_h + s_h * (p_h - 1), k_w + s_w * (p_w - 1),
+                         dtype=w.dtype)
+    for a in range(p_h):
+        for b in range(p_w):
+            folded[:, :, s_h * a:s_h * a + k_h, s_w * b:s_w * b + k_w] += w
+    folded /= p_h * p_w
+    out = nn.Conv2d(conv.in_channels, conv.out_channels, tuple(folded.shape[2:]),
+                    stride=(s_h * q_h, s_w * q_w), padding=conv.padding,
+                    bias=conv.bias is not None, dtype=w.dtype)
+    with torch.no_grad():
+        out.weight.copy_(folded)
+        if conv.bias is not None:
+            out.bias.copy_(conv.bias)
+    return out
+
+
+def _neuron(name: str, m: nn.Module, output: bool, surrogate: str | None) -> nn.Module:
+    kind = type(m).__name__
+    if not isinstance(m, snn.Leaky):
+        why = _REFUSED.get(kind, "only snn.Leaky neurons are supported")
+        raise ConfigError(f"cannot adopt layer {name!r} ({kind}): {why}")
+    if isinstance(m, (SpecLeaky, SpecIntegrator)) and not output:
+        return m
+    beta = _scalar_beta(name, m)
+    learn_beta = isinstance(m.beta, nn.Parameter) and m.beta.requires_grad
+    if output:
+        return SpecIntegrator(beta, learn_beta=learn_beta)
+    if m.reset_mechanism not in ("subtract", "zero"):
+        raise ConfigError(f"layer {name!r} (Leaky): reset_mechanism {m.reset_mechanism!r} is "
+                          f"only allowed on the output layer")
+    learn_threshold = isinstance(m.threshold, nn.Parameter) and m.threshold.requires_grad
+    if m.threshold.numel() != 1:
+        raise ConfigError(f"layer {name!r}: per-neuron thresholds given to snn.Leaky (shape "
+                          f"{tuple(m.threshold.shape)}) are not supported yet; use one "
+                          f"threshold per layer")
+    return SpecLeaky(beta, m.threshold.detach(), reset_mechanism=m.reset_mechanism,
+                     amplitude=float(m.graded_spikes_factor), surrogate=surrogate,
+                     spike_grad=None if surrogate else m.spike_grad,
+                     learn_beta=learn_beta, learn_threshold=learn_threshold)
+
+
+def adopt(model: nn.Module, input_shape: tuple[int, ...], timesteps: int | None = None,
           *, surrogate: str | None = "triangular") -> SpikingNetwork:
-    """A SpikingNetwork running ``model``'s layers and neurons under the spec's semantics."""
+    """A SpikingNetwork running ``model``'s layers and neurons under the spec's semantics, at
+    ``timesteps`` (default: the length of the model's own time loop)."""
     if isinstance(model, SpikingNetwork):
-        model.timesteps = int(timesteps)
+        if timesteps is not None:
+            model.timesteps = int(timesteps)
         return model
-    if not isinstance(model, nn.Sequential):
-        raise ConfigError(f"cannot adopt {type(model).__name__}: write the network as an "
-                          f"nn.Sequential of layers and snn.Leaky neurons (a custom forward "
-                          f"cannot be read)")
     model = copy.deepcopy(model)  # the user's model stays as it was
-    items = [(n, m) for n, m in _children(model) if not isinstance(m, _SKIP)]
-    neuron_positions = [k for k, (_, m) in enumerate(items) if isinstance(m, snn.Leaky)]
-    if not neuron_positions:
-        raise ConfigError("the model has no snn.Leaky neuron")
+    captured = read_model(model)
+    steps = timesteps if timesteps is not None else captured.timesteps
+    if steps is None:
+        raise ConfigError(f"{type(model).__name__} runs one time step per call: give the number "
+                          f"of time steps (timesteps=T)")
+    items = [(s.name, s.module) for s in captured.steps if not isinstance(s.module, _SKIP)]
+    neurons = [k for k, (_, m) in enumerate(items) if is_neuron(m)]
+    if neurons[-1] != len(items) - 1:
+        raise ConfigError(f"layer {items[-1][0]!r}: the model must end with its output neuron")
     layers: list[nn.Module] = []
-    delayed = []
+    between: list[tuple[str, nn.Module]] = []  # pooling between a weighted layer and its neuron
+    after_neuron: list[nn.Module] = []
+    delayed, moved = [], []
+    weighted_open = False  # a weighted layer waits for its neuron
     for k, (name, m) in enumerate(items):
-        if isinstance(m, snn.Leaky):
-            if not layers or not isinstance(layers[-1], (nn.Conv2d, nn.Linear)):
-                raise ConfigError(f"layer {name!r} (Leaky): a neuron must directly follow a "
-                                  f"Conv2d or Linear layer")
-            if getattr(m, "reset_delay", False) and not isinstance(m, SpecLeaky):
+        if is_neuron(m):
+            if not weighted_open:
+                raise ConfigError(f"layer {name!r} ({type(m).__name__}): a neuron must follow a "
+                                  f"Conv2d or Linear layer (batch norm and pooling may sit "
+                                  f"between them)")
+            for pool_name, pool in between:
+                if isinstance(pool, nn.AvgPool2d):
+                    conv = next(j for j in range(len(layers) - 1, -1, -1)
+                                if isinstance(layers[j], WEIGHTED))
+                    if any(isinstance(x, BATCH_NORMS) for x in layers[conv:]):
+                        raise ConfigError(f"layer {pool_name!r}: average pooling after batch "
+                                          f"norm cannot be folded; pool after the neuron")
+                    layers[conv] = fold_avg_pool(layers[conv], pool, pool_name)
+                else:  # max pooling of currents -> of spikes
+                    after_neuron.append(pool)
+                    moved.append(pool_name)
+            between = []
+            if getattr(m, "reset_delay", False) and not isinstance(m, SpecLeaky) and \
+                    k != neurons[-1]:  # the output neuron never fires in the spec
                 delayed.append(name)
-            if isinstance(m, (SpecLeaky, SpecIntegrator)) and k != neuron_positions[-1]:
-                layers.append(m)
-                continue
-            beta = _scalar_beta(name, m)
-            if k == neuron_positions[-1]:
-                layers.append(SpecIntegrator(beta))
-            else:
-                if m.reset_mechanism not in ("subtract", "zero"):
-                    raise ConfigError(f"layer {name!r} (Leaky): reset_mechanism "
-                                      f"{m.reset_mechanism!r} is only allowed on the output layer")
-                layers.append(SpecLeaky(beta, m.threshold.detach(),
-                                        reset_mechanism=m.reset_mechanism,
-                                        amplitude=float(m.graded_spikes_factor),
-                                        surrogate=surrogate,
-                                        spike_grad=None if surrogate else m.spike_grad))
-        elif isinstance(m, _PLAIN):
+            layers.append(_neuron(name, m, k == neurons[-1], surrogate))
+            layers.extend(after_neuron)
+            after_neuron = []
+            weighted_open = False
+        elif isinstance(m, WEIGHTED):
+            if weighted_open:
+                raise ConfigError(f"layer {name!r}: two weighted layers with no neuron between "
+                                  f"them")
+            layers.append(m)
+            weighted_open = True
+        elif isinstance(m, BATCH_NORMS):
+            if not weighted_open or between or not isinstance(layers[-1], WEIGHTED):
+                raise ConfigError(f"layer {name!r} ({type(m).__name__}): batch norm must "
+                                  f"directly follow a Conv2d or Linear layer")
+            layers.append(m)
+        elif isinstance(m, (nn.AvgPool2d, nn.MaxPool2d)) and weighted_open:
+            between.append((name, m))
+        elif isinstance(m, (nn.AvgPool2d, nn.MaxPool2d, nn.Flatten)):
             layers.append(m)
         else:
-            kind = type(m).__name__
-            why = ("only snn.Leaky neurons are supported" if kind in snn.__dict__
-                   else "not a layer the network spec describes")
-            raise ConfigError(f"cannot adopt layer {name!r} ({kind}): {why}")
-    if neuron_positions[-1] != len(items) - 1:
-        raise ConfigError(f"layer {items[-1][0]!r}: the model must end with its output neuron")
+            raise ConfigError(f"cannot adopt layer {name!r} ({type(m).__name__}): not a layer "
+                              f"the network spec describes")
     if delayed:
         warnings.warn(f"neurons {delayed} use snnTorch's reset_delay=True (reset one step after "
                       f"the spike); the adopted network resets on the step it fires, as the "
                       f"network spec and Lava do", RuntimeWarning, stacklevel=2)
-    return SpikingNetwork(layers, tuple(input_shape), timesteps)
+    if moved and steps > 1:
+        warnings.warn(f"max pooling {moved} of currents becomes max pooling of spikes (after the "
+                      f"neuron): exact at T=1 from a zero membrane, an approximation at T={steps} "
+                      f"that retraining absorbs", RuntimeWarning, stacklevel=2)
+    net = SpikingNetwork(layers, tuple(input_shape), steps)
+    net.metadata["adopted"] = {"reads": sorted(captured.reads),
+                               "per_step_input": captured.per_step_input}
+    return net

@@ -22,6 +22,9 @@ from leanspike.convert.chain import shape_layer
 from leanspike.errors import ConfigError, SpecError
 from leanspike.registry.sources import resolve_spec
 
+# batch norm after a weighted layer: trained as it is, folded into that layer by to_spec
+BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)
+
 
 @dataclass
 class SpikingOutput:
@@ -110,10 +113,31 @@ def _spec_indices(modules) -> list[int]:
     """The spec layer each module belongs to: a neuron shares its weighted layer's index."""
     out, index = [], -1
     for m in modules:
-        if not isinstance(m, (SpecLeaky, SpecIntegrator)):
+        if not isinstance(m, (SpecLeaky, SpecIntegrator, *BATCH_NORMS)):
             index += 1
         out.append(index)
     return out
+
+
+def _fold_batch_norm(layer: S.Linear | S.Conv2d, bn: nn.Module, where: str) -> None:
+    """Fold batch norm (eval statistics) into the spec layer before it, as torch's
+    ``fuse_conv_bn_eval`` does: w * gamma/sigma per output channel, (b - mean) * gamma/sigma +
+    beta. A pruning mask stays as it is (a zero weight stays zero)."""
+    if bn.running_mean is None:
+        raise SpecError(f"{where}: batch norm without running statistics cannot be folded")
+    scale = bn.running_var.detach().cpu().add(bn.eps).rsqrt()
+    if bn.weight is not None:
+        scale = scale * bn.weight.detach().cpu()
+    shift = -bn.running_mean.detach().cpu() * scale
+    if bn.bias is not None:
+        shift = shift + bn.bias.detach().cpu()
+    if scale.shape[0] != layer.weight.shape[0]:
+        raise SpecError(f"{where}: batch norm over {scale.shape[0]} channels after a layer with "
+                        f"{layer.weight.shape[0]} outputs")
+    dtype = layer.weight.dtype
+    layer.weight = (layer.weight * scale.view(-1, *([1] * (layer.weight.dim() - 1)))).to(dtype)
+    bias = torch.zeros(scale.shape[0], dtype=dtype) if layer.bias is None else layer.bias
+    layer.bias = (bias * scale + shift).to(dtype)
 
 
 def _weighted_module(layer: S.Linear | S.Conv2d) -> nn.Module:
@@ -196,6 +220,13 @@ def to_spec(network: SpikingNetwork) -> S.NetworkSpec:
     """Extract the network spec (weights, masks, neuron parameters) from a SpikingNetwork."""
     layers: list[S.Layer] = []
     for i, module in enumerate(network.layers):
+        if isinstance(module, BATCH_NORMS):
+            if not layers or not isinstance(layers[-1], S.WEIGHTED) \
+                    or layers[-1].neuron is not None:
+                raise SpecError(f"layers[{i}] ({type(module).__name__}): batch norm must "
+                                f"directly follow a Linear or Conv2d layer")
+            _fold_batch_norm(layers[-1], module, f"layers[{i}]")
+            continue
         if isinstance(module, (SpecLeaky, SpecIntegrator)):
             if not layers or not isinstance(layers[-1], S.WEIGHTED) \
                     or layers[-1].neuron is not None:

@@ -1,0 +1,328 @@
+"""Read a model's computation, not its container: the chain of layers one time step runs.
+
+Users write networks as ``nn.Sequential``, as a class whose ``forward`` loops over time with
+explicit membrane state, or as a module their own loop calls once per step; they pool with
+``F.max_pool2d`` and flatten with ``x.view(B, -1)``. All of these compute the same thing: a
+chain of layers, each fed by the one before, with neurons whose only memory is their own state.
+
+Why torch.fx: it reads ``forward`` symbolically, so functional calls and tensor methods appear
+as graph nodes with their arguments, a Python loop over time unrolls into one block per step
+(which shows where each neuron's state comes from), and data-dependent control flow is refused
+by the tracer itself instead of being silently specialised to one input, as a recorded forward
+would be. It is torch's own tool (nirtorch builds on it too) and needs no framework: which
+modules are neurons is the caller's to say (the snnTorch adapter passes snnTorch's neurons).
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import fx, nn
+
+from leanspike.errors import ConfigError
+
+# torch modules a step may hold as they are; everything else must be a neuron or is refused
+LAYER_MODULES = (nn.Conv1d, nn.Conv2d, nn.Linear, nn.AvgPool1d, nn.AvgPool2d, nn.MaxPool1d,
+                 nn.MaxPool2d, nn.Flatten, nn.BatchNorm1d, nn.BatchNorm2d, nn.Dropout,
+                 nn.Identity, nn.ReLU)
+_RESHAPES = ("view", "reshape", "flatten")
+
+
+@dataclass
+class Step:
+    """One layer of the per-step chain: ``module`` computes it (a functional call becomes the
+    equivalent module); ``source`` says how the user wrote it, for messages."""
+
+    name: str
+    module: nn.Module
+    neuron: bool = False
+    source: str = ""
+
+
+@dataclass
+class Capture:
+    """What one time step computes, and how the model runs over time.
+
+    ``timesteps``: the length of the model's own time loop, or None when the model is called
+    once per step. ``per_step_input``: the loop reads ``x[t]`` (input [T, B, ...]) rather than
+    the same ``x`` every step. ``reads``: what the model returns of its last neuron
+    ("spikes", "membrane"; empty when it returns something else)."""
+
+    steps: list[Step]
+    timesteps: int | None = None
+    per_step_input: bool = False
+    reads: set[str] = field(default_factory=set)
+
+
+class _Tracer(fx.Tracer):
+    def __init__(self, is_neuron: Callable[[nn.Module], bool]):
+        super().__init__()
+        self.is_neuron = is_neuron
+
+    def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
+        return self.is_neuron(m) or super().is_leaf_module(m, qualname)
+
+
+def trace(model: nn.Module, is_neuron: Callable[[nn.Module], bool]) -> fx.GraphModule:
+    """``model`` as an fx graph, neurons left whole; an error that says what to do when the
+    forward cannot be read."""
+    tracer = _Tracer(is_neuron)
+    try:
+        graph = tracer.trace(model)
+    except Exception as exc:  # fx raises TraceError, TypeError, AttributeError...
+        hint = ("data-dependent control flow (an `if` or a loop on tensor values or shapes, "
+                "e.g. range(x.size(0))) cannot be read: loop over a Python int such as "
+                "num_steps, or let your own loop call the model once per step")
+        raise ConfigError(f"cannot read {type(model).__name__}.forward ({type(exc).__name__}: "
+                          f"{exc}); {hint}") from None
+    return fx.GraphModule(tracer.root, graph)
+
+
+def _pair(v) -> int | tuple[int, ...]:
+    return tuple(v) if isinstance(v, (list, tuple)) else v
+
+
+def _functional_module(node: fx.Node) -> tuple[nn.Module, str] | None:
+    """The module a functional call or tensor method computes, if it is a layer."""
+    args, kwargs = node.args[1:], dict(node.kwargs)
+    t = node.target
+    if node.op == "call_function":
+        if t in (F.avg_pool2d, F.max_pool2d, F.avg_pool1d, F.max_pool1d):
+            names = ("kernel_size", "stride", "padding")
+            given = dict(zip(names, args)) | {k: v for k, v in kwargs.items() if k in names}
+            extra = set(kwargs) - set(names)
+            if extra or len(args) > 3:
+                raise ConfigError(f"{node.name} ({t.__name__}): only kernel_size, stride and "
+                                  f"padding are supported, got {sorted(extra) or args[3:]}")
+            cls = {F.avg_pool2d: nn.AvgPool2d, F.max_pool2d: nn.MaxPool2d,
+                   F.avg_pool1d: nn.AvgPool1d, F.max_pool1d: nn.MaxPool1d}[t]
+            return cls(**{k: _pair(v) for k, v in given.items()}), f"F.{t.__name__}"
+        if t in (torch.flatten,):
+            start = args[0] if args else kwargs.get("start_dim", 0)
+            end = args[1] if len(args) > 1 else kwargs.get("end_dim", -1)
+            return nn.Flatten(start, end), "torch.flatten"
+        if t in (F.relu, torch.relu):
+            return nn.ReLU(), f"{getattr(t, '__name__', 'relu')}"
+        if t is F.dropout:
+            return nn.Identity(), "F.dropout"
+        return None
+    if node.op == "call_method":
+        if t == "flatten":
+            start = args[0] if args else kwargs.get("start_dim", 0)
+            end = args[1] if len(args) > 1 else kwargs.get("end_dim", -1)
+            return nn.Flatten(start, end), "x.flatten"
+        if t in ("view", "reshape"):
+            shape = args[0] if len(args) == 1 and isinstance(args[0], (tuple, list)) else args
+            batch_first = len(shape) == 2 and shape[1] == -1 and (
+                isinstance(shape[0], int) or _is_batch_size(shape[0]))
+            if not batch_first:
+                raise ConfigError(f"{node.name} (x.{t}{tuple(shape)}): only x.{t}(B, -1) "
+                                  f"(flatten all but the batch) can be read; use "
+                                  f"x.flatten(1) or nn.Flatten()")
+            return nn.Flatten(), f"x.{t}(B, -1)"
+        if t == "relu":
+            return nn.ReLU(), "x.relu"
+    return None
+
+
+def _is_batch_size(arg) -> bool:
+    """x.size(0) or x.shape[0] of any tensor: the batch size, whatever the shape is."""
+    if not isinstance(arg, fx.Node):
+        return False
+    if arg.op == "call_method" and arg.target == "size":
+        return tuple(arg.args[1:]) == (0,) or arg.kwargs.get("dim") == 0
+    if arg.op == "call_function" and arg.target is operator.getitem:
+        src, index = arg.args
+        return index == 0 and isinstance(src, fx.Node) and (
+            (src.op == "call_function" and src.target is getattr and src.args[1] == "shape")
+            or (src.op == "call_method" and src.target == "size" and len(src.args) == 1))
+    return False
+
+
+_SHAPE_HELPERS = ("size", "dim")
+
+
+def _is_shape_query(node: fx.Node) -> bool:
+    return (node.op == "call_method" and node.target in _SHAPE_HELPERS) or (
+        node.op == "call_function" and node.target is getattr and node.args[1] == "shape") or (
+        node.op == "call_function" and node.target is operator.getitem
+        and isinstance(node.args[0], fx.Node) and _is_shape_query(node.args[0]))
+
+
+def capture(model: nn.Module, is_neuron: Callable[[nn.Module], bool],
+            neuron_state: Callable[[nn.Module], bool] = lambda m: True) -> Capture:
+    """The per-step chain of ``model``. ``is_neuron(m)`` says which modules are neurons;
+    ``neuron_state(m)`` whether a neuron returns ``(spikes, state)`` rather than spikes alone
+    (snnTorch: always with init_hidden=False, with init_hidden=True only for output=True)."""
+    gm = trace(model, is_neuron)
+    modules = dict(gm.named_modules())
+    placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
+    if not placeholders:
+        raise ConfigError(f"{type(model).__name__}.forward takes no input")
+    x = placeholders[0]
+
+    # symbolic values: what each node holds
+    INPUT, DATA, STATE, CONST = "input", "data", "state", "const"
+    kind: dict[fx.Node, tuple] = {x: (INPUT, None)}
+    calls: list[tuple[object, fx.Node]] = []  # (target, node) of every layer call, in order
+    steps: list[Step] = []
+    head: fx.Node | None = None  # the chain's current output
+    last_state: dict[str, fx.Node] = {}  # neuron name -> its latest state output
+    neuron_calls: dict[str, int] = {}
+    per_step_input = None
+    reads_input: list[int] = []  # positions in ``calls`` of the layers that read the input
+
+    def where(node: fx.Node) -> str:
+        return f"{node.target}" if node.op == "call_module" else node.name
+
+    def data_input(node: fx.Node, value) -> None:
+        """``value`` feeds ``node``'s data path: it must be the chain's head, or the input
+        at the start of a time step."""
+        nonlocal head, per_step_input
+        k = kind.get(value, (CONST,))[0] if isinstance(value, fx.Node) else CONST
+        if k == INPUT:
+            reads_input.append(len(calls))
+            is_indexed = kind[value][1] is not None
+            if per_step_input is None:
+                per_step_input = is_indexed
+            elif per_step_input != is_indexed:
+                raise ConfigError(f"{where(node)}: the input is read both as x and as x[t]")
+            head = None
+            return
+        if k != DATA or value is not head:
+            src = value.name if isinstance(value, fx.Node) else repr(value)
+            raise ConfigError(f"{where(node)}: reads {src}, not the layer before it; only a "
+                              f"chain of layers (each fed by the previous one, the first by the "
+                              f"input) can be read. Residual or branching networks are not "
+                              f"supported yet")
+
+    for node in gm.graph.nodes:
+        if node.op in ("placeholder", "get_attr"):
+            kind.setdefault(node, (CONST,))
+            continue
+        if node.op == "output":
+            continue
+        if _is_shape_query(node):
+            kind[node] = (CONST,)
+            continue
+        if node.op == "call_function" and node.target is operator.getitem:
+            src, index = node.args
+            k = kind.get(src, (CONST,))
+            if k[0] == INPUT and k[1] is None and isinstance(index, int):
+                kind[node] = (INPUT, index)  # x[t]
+            elif k[0] == "neuron":
+                name = k[1]
+                if index == 0:
+                    kind[node] = (DATA, name)
+                    head = node if head is src else head
+                else:
+                    kind[node] = (STATE, name)
+                    last_state[name] = node
+            else:
+                kind[node] = (CONST,)
+            continue
+        if node.op == "call_module" and is_neuron(modules[node.target]):
+            name, m = node.target, modules[node.target]
+            data_input(node, node.args[0])
+            state = node.args[1] if len(node.args) > 1 else node.kwargs.get("mem")
+            if state is not None and isinstance(state, fx.Node):
+                previous = last_state.get(name)
+                if kind.get(state, (CONST,))[0] == STATE and state is not previous:
+                    raise ConfigError(f"{name}: its state comes from {kind[state][1]!r}, not "
+                                      f"from its own previous step; only a neuron's own "
+                                      f"recurrence can be read (snn.RLeaky-style feedback is "
+                                      f"not supported)")
+                if kind.get(state, (CONST,))[0] == DATA:
+                    raise ConfigError(f"{name}: its state input is a layer's output; only a "
+                                      f"neuron's own recurrence can be read")
+            neuron_calls[name] = neuron_calls.get(name, 0) + 1
+            kind[node] = ("neuron", name) if neuron_state(m) else (DATA, name)
+            head = node
+            calls.append((name, node))
+            if neuron_calls[name] == 1:
+                steps.append(Step(name, m, neuron=True, source=type(m).__name__))
+            continue
+        if node.op == "call_module":
+            m = modules[node.target]
+            if not isinstance(m, LAYER_MODULES):
+                raise ConfigError(f"cannot read layer {node.target!r} ({type(m).__name__}): not "
+                                  f"a layer the network spec describes (Conv, Linear, pooling, "
+                                  f"Flatten, batch norm, Dropout, Identity, or a neuron)")
+            layer, source = m, type(m).__name__
+        else:
+            found = _functional_module(node) if node.args and isinstance(
+                node.args[0], fx.Node) and kind.get(node.args[0], (CONST,))[0] in (
+                INPUT, DATA, "neuron") else None
+            if found is None:
+                if node.op == "call_function" and node.target in (torch.stack, torch.cat) or (
+                        node.op == "call_method" and node.target == "append"):
+                    kind[node] = (CONST,)  # recording outputs over time
+                    continue
+                uses_data = any(kind.get(a, (CONST,))[0] in (INPUT, DATA, STATE, "neuron")
+                                for a in node.all_input_nodes)
+                if not uses_data:
+                    kind[node] = (CONST,)
+                    continue
+                op = getattr(node.target, "__name__", node.target)
+                raise ConfigError(f"cannot read operation {node.name} ({node.op} {op}): not a "
+                                  f"layer the network spec describes; write it as a module "
+                                  f"(nn.Conv2d, nn.AvgPool2d, nn.Flatten, ...) or a supported "
+                                  f"call (F.avg_pool2d, F.max_pool2d, torch.flatten, "
+                                  f"x.view(B, -1), F.relu)")
+            layer, source = found
+        data_input(node, node.args[0])
+        kind[node] = (DATA, node.name)
+        head = node
+        target = node.target if node.op == "call_module" else (node.op, node.target)
+        calls.append((target, node))
+        steps.append(Step(node.target if node.op == "call_module" else node.name, layer,
+                          source=source))
+
+    if not neuron_calls:
+        raise ConfigError(f"{type(model).__name__} has no neuron")
+    loops = set(neuron_calls.values())
+    if len(loops) != 1:
+        raise ConfigError(f"the neurons are called different numbers of times per forward "
+                          f"({neuron_calls}); every step must run every layer once")
+    repeats = loops.pop()
+    per_block = len(calls) // repeats
+    if per_block * repeats != len(calls):
+        raise ConfigError("the time steps of the forward do not all run the same layers")
+    blocks = [[t for t, _ in calls[i * per_block:(i + 1) * per_block]] for i in range(repeats)]
+    if any(b != blocks[0] for b in blocks):
+        raise ConfigError("the time steps of the forward do not all run the same layers")
+    starts = list(range(0, len(calls), per_block))
+    if reads_input != starts:
+        odd = calls[next(i for i in reads_input if i not in starts)][1]
+        raise ConfigError(f"{where(odd)}: reads the input in the middle of a step; only a chain "
+                          f"of layers (the first fed by the input) can be read")
+    steps = steps[:per_block]
+    last = next(s for s in reversed(steps) if s.neuron)
+    reads = _reads(gm, last.name, neuron_state(last.module))
+    return Capture(steps, repeats if repeats > 1 else None, bool(per_step_input), reads)
+
+
+def _reads(gm: fx.GraphModule, last: str, returns_state: bool) -> set[str]:
+    """Which outputs of the last neuron reach the model's output."""
+    out = next(n for n in gm.graph.nodes if n.op == "output")
+    reads, seen, todo = set(), set(), list(out.all_input_nodes)
+    while todo:
+        n = todo.pop()
+        if n in seen:
+            continue
+        seen.add(n)
+        if n.op == "call_module" and n.target == last:
+            reads.update(("spikes", "membrane") if returns_state else ("spikes",))
+            continue
+        if n.op == "call_function" and n.target is operator.getitem and \
+                isinstance(n.args[0], fx.Node) and n.args[0].op == "call_module" and \
+                n.args[0].target == last:
+            reads.add("spikes" if n.args[1] == 0 else "membrane")
+            continue
+        if n.op == "call_function" and n.target in (torch.stack, torch.cat, operator.getitem):
+            todo.extend(n.all_input_nodes)
+    return reads
