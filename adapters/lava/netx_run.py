@@ -12,7 +12,7 @@ import h5py
 import numpy as np
 import torch
 
-from leanspike.adapters.lava.runner import LavaRun, execute, stop
+from leanspike.adapters.lava.runner import LavaRun, execute, stopped_after
 from leanspike.errors import ConfigError
 from leanspike.loihi.fixed_point import InputEncoding
 
@@ -67,11 +67,9 @@ def run_netx(path: str | os.PathLike, x: torch.Tensor, *, timesteps: int | None 
     steps = n * timesteps + latency
     monitor = Monitor()
     monitor.probe(net.layers[-1].neuron.v, steps)
-    try:
+    with stopped_after(source):
         seconds = execute(source, steps, Loihi2SimCfg(select_tag="fixed_pt"))
         trace = monitor.get_data()[net.layers[-1].neuron.name]["v"]
-    finally:
-        stop(source)
     trace = np.asarray(trace).reshape(steps, -1)
     ends = [j * timesteps + timesteps + latency - 1 for j in range(n)]  # 0-based rows
     raw = torch.from_numpy(trace[ends].astype(np.int64))

@@ -3,13 +3,18 @@
 Each sample gets exactly T steps of network time; the neurons reset at the start of each of
 their windows and the readout takes the output potential when a window closes, L steps
 (one per synapse) after the input was sent. The runtime is stopped however the run ends
-(errors, Ctrl-C), which also ends Lava's worker processes.
+(errors, Ctrl-C), which also ends Lava's worker processes; Ctrl-C is the parent's alone to
+handle (``_sigint_deferred``), so it ends a run with one KeyboardInterrupt in the caller and
+no traceback from a worker.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import os
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -98,6 +103,44 @@ def _torch_single_threaded():
         torch.set_num_threads(threads)
 
 
+@contextlib.contextmanager
+def _sigint_deferred():
+    """Hold Ctrl-C back while Lava starts or stops its workers, and keep it from the workers.
+
+    Ctrl-C in a terminal signals the whole process group: every worker died printing its own
+    KeyboardInterrupt traceback, and a KeyboardInterrupt in the parent in the middle of a fork
+    (inside an at-fork hook holding logging's lock) left Lava's start hung. In this block SIGINT
+    is only noted, and workers forked here inherit the handler, so they ignore Ctrl-C for good
+    (the parent ends them). On leaving, the parent's own handler is back and a noted Ctrl-C is
+    raised again there and then. Handlers can be set from the main thread only; elsewhere, or
+    under a handler not set from Python, nothing changes."""
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or previous is None:
+        yield
+        return
+    parent, noted = os.getpid(), []
+
+    def note(signum, frame):
+        if os.getpid() == parent:
+            noted.append(signum)
+
+    signal.signal(signal.SIGINT, note)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if noted:
+            signal.raise_signal(signal.SIGINT)
+
+
+def _started_runtime(process):
+    """The runtime of ``process`` if Lava got as far as creating its processes, else None."""
+    runtime = process.runtime
+    if runtime is None or getattr(runtime, "_messaging_infrastructure", None) is None:
+        return None
+    return runtime
+
+
 class LavaRunError(RuntimeError):
     """A Lava worker process failed; the run was torn down."""
 
@@ -108,24 +151,45 @@ def _kill(runtime) -> None:
     import multiprocessing
 
     infrastructure = runtime._messaging_infrastructure
-    for actor in infrastructure.actors:
+    with _sigint_deferred():  # a second Ctrl-C must not leave workers behind
+        for actor in infrastructure.actors:
+            with contextlib.suppress(Exception):
+                if actor.is_alive():
+                    actor.terminate()
+                multiprocessing.Process.join(actor, 5)  # Lava's own join() takes no timeout
         with contextlib.suppress(Exception):
-            if actor.is_alive():
-                actor.terminate()
-            multiprocessing.Process.join(actor, 5)  # Lava's own join() takes no timeout
-    with contextlib.suppress(Exception):
-        infrastructure.smm.shutdown()
-    with contextlib.suppress(Exception):
-        runtime._watchdog_manager.stop()
-    runtime._is_running = runtime._is_started = False
+            infrastructure.smm.shutdown()
+        with contextlib.suppress(Exception):
+            runtime._watchdog_manager.stop()
+        runtime._is_running = runtime._is_started = False
 
 
 def stop(process) -> None:
     """Stop a run's runtime the ordinary way, unless it was already torn down (or never
-    started)."""
+    started); torn down if stopping fails."""
     runtime = process.runtime
     if runtime is not None and runtime._is_started:
-        process.stop()
+        try:
+            with _sigint_deferred():
+                process.stop()
+        except BaseException:
+            _kill(runtime)
+            raise
+
+
+@contextlib.contextmanager
+def stopped_after(process):
+    """Stop the run of ``process`` when the block ends: the ordinary way if the block succeeded,
+    torn down if it raised (Ctrl-C included): Lava's own stop would wait on workers that may be
+    in the middle of an answer, for ever."""
+    try:
+        yield
+    except BaseException:
+        runtime = _started_runtime(process)
+        if runtime is not None and runtime._is_started:
+            _kill(runtime)
+        raise
+    stop(process)
 
 
 def execute(process, steps: int, run_config) -> float:
@@ -148,8 +212,19 @@ def execute(process, steps: int, run_config) -> float:
     start = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()), _torch_single_threaded():
         try:
-            process.run(condition=RunSteps(num_steps=steps, blocking=False),
-                        run_cfg=run_config)
+            executable = None
+            if process.runtime is None:
+                executable = process.compile(run_config)  # forks nothing: Ctrl-C as usual
+            with _sigint_deferred():
+                if executable is not None:
+                    process.create_runtime(executable=executable)  # forks the workers
+                process.run(condition=RunSteps(num_steps=steps, blocking=False))
+        except BaseException:  # Ctrl-C or an error while Lava was starting its workers
+            runtime = _started_runtime(process)
+            if runtime is not None:
+                _kill(runtime)
+            failures.close()
+            raise
         finally:
             report_failures_to(None)  # the workers have their copy; the parent needs none
         runtime = process.runtime
@@ -229,7 +304,7 @@ def run(source, x: torch.Tensor, backend: str = "lava-float", *, registry=None,
     source_proc.s_out.connect(network.inp)
     network.out.connect(readout.a_in)
     steps = n * timesteps + len(stages)
-    try:
+    with stopped_after(source_proc):
         seconds = execute(source_proc, steps, _run_config(fixed, fast, len(stages)))
         raw = readout.output.get()
         counts, recorded = {}, {}
@@ -242,8 +317,6 @@ def run(source, x: torch.Tensor, backend: str = "lava-float", *, registry=None,
                 s = layout.neurons_from_lava(getattr(network, f"spikes_{k}").get().astype(bool))
                 recorded[stage.layer_index] = (s.reshape(n, timesteps, *stage.output_shape)
                                                .transpose(0, 1).to(torch.float32))
-    finally:
-        stop(source_proc)
     out = layouts[-1].neurons_from_lava(raw.reshape(n, *layouts[-1].output_shape))
     raw_out = None
     if fixed:

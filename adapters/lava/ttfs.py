@@ -26,7 +26,7 @@ from lava.proc.conv.process import Conv
 from leanspike.adapters.lava.layout import conv_kernel_to_lava, pair_to_lava
 from leanspike.adapters.lava.procs.process import StreamInput
 from leanspike.adapters.lava.procs.ttfs import PyTTFSNeuronFloat, TTFSNeuron
-from leanspike.adapters.lava.runner import execute, stop
+from leanspike.adapters.lava.runner import execute, stopped_after
 from leanspike.errors import ConfigError
 from leanspike.stdp.encoding import NEVER
 from leanspike.stdp.layers import TTFSConv
@@ -113,11 +113,9 @@ def run_ttfs(network: TTFSNetwork, times: torch.Tensor) -> TTFSLavaRun:
     config = Loihi2SimCfg(select_tag="floating_pt",
                           exception_proc_model_map={TTFSNeuron: PyTTFSNeuronFloat})
     start = time.perf_counter()
-    try:
+    with stopped_after(source):
         execute(source, steps, config)
         recorded = [neuron.first_spike.get() for neuron in neurons]
-    finally:
-        stop(source)
     seconds = time.perf_counter() - start
     out = []
     for r in recorded:
