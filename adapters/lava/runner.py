@@ -173,7 +173,8 @@ def stop(process) -> None:
             with _sigint_deferred():
                 process.stop()
         except BaseException:
-            _kill(runtime)
+            if runtime._is_started:
+                _kill(runtime)
             raise
 
 
@@ -198,7 +199,8 @@ def execute(process, steps: int, run_config) -> float:
     Lava's own wait, on an error, joins every worker while the healthy ones wait on their
     channels for ever, so a failing ProcessModel hangs it. Here the runtime services' answers
     are polled instead, and the runtime is torn down on an error answer, a dead worker, Ctrl-C
-    or anything else. A run that ends normally is stopped the ordinary way by the caller.
+    or anything else (a Ctrl-C while the workers are forked counts once they are). A run that
+    ends normally is stopped by the caller (``stopped_after``).
     """
     import multiprocessing
 
