@@ -177,7 +177,16 @@ def capture(model: nn.Module, is_neuron: Callable[[nn.Module], bool],
     reads_input: list[int] = []  # positions in ``calls`` of the layers that read the input
 
     def where(node: fx.Node) -> str:
-        return f"{node.target}" if node.op == "call_module" else node.name
+        return f"layer {node.target!r}" if node.op == "call_module" else node.name
+
+    def describe(node: fx.Node) -> str:
+        """A node as the user wrote it: a module's name, or which output of a neuron."""
+        if node.op == "call_module":
+            return repr(node.target)
+        if node.op == "call_function" and node.target is operator.getitem and \
+                isinstance(node.args[0], fx.Node) and node.args[0].op == "call_module":
+            return f"output {node.args[1]} of {node.args[0].target!r}"
+        return node.name
 
     def data_input(node: fx.Node, value) -> None:
         """``value`` feeds ``node``'s data path: it must be the chain's head, or the input
@@ -193,8 +202,13 @@ def capture(model: nn.Module, is_neuron: Callable[[nn.Module], bool],
                 raise ConfigError(f"{where(node)}: the input is read both as x and as x[t]")
             head = None
             return
+        if k == "neuron":
+            raise ConfigError(f"{where(node)}: receives all of {kind[value][1]!r}'s outputs "
+                              f"(spikes and state) as one value; take the spikes (spk, mem = "
+                              f"lif(cur, mem)), or in an nn.Sequential give the neuron "
+                              f"init_hidden=True")
         if k != DATA or value is not head:
-            src = value.name if isinstance(value, fx.Node) else repr(value)
+            src = describe(value) if isinstance(value, fx.Node) else repr(value)
             raise ConfigError(f"{where(node)}: reads {src}, not the layer before it; only a "
                               f"chain of layers (each fed by the previous one, the first by the "
                               f"input) can be read. Residual or branching networks are not "

@@ -139,6 +139,9 @@ def adopt(model: nn.Module, input_shape: tuple[int, ...], timesteps: int | None 
         if timesteps is not None:
             model.timesteps = int(timesteps)
         return model
+    for name, m in model.named_modules():  # say which neuron before reading the forward
+        if is_neuron(m) and not isinstance(m, snn.Leaky):
+            _neuron(name, m, False, surrogate)
     model = copy.deepcopy(model)  # the user's model stays as it was
     captured = read_model(model)
     steps = timesteps if timesteps is not None else captured.timesteps

@@ -79,20 +79,23 @@ def test_adopt_refuses_what_it_cannot_read():
     with pytest.raises(ConfigError, match=r"layer '1' \(Synaptic\): only snn.Leaky"):
         adopt(nn.Sequential(nn.Linear(4, 4), snn.Synaptic(alpha=0.9, beta=0.9),
                             nn.Linear(4, 2), snn.Leaky(beta=0.9)), (4,), 2)
-    with pytest.raises(ConfigError, match=r"layer '2' \(Leaky\): a neuron must directly follow"):
-        adopt(nn.Sequential(nn.Conv2d(1, 2, 3), nn.AvgPool2d(2), snn.Leaky(beta=0.9),
-                            nn.Flatten(), nn.Linear(8, 2), snn.Leaky(beta=0.9)), (1, 6, 6), 2)
-    with pytest.raises(ConfigError, match="custom forward cannot be read"):
+    with pytest.raises(ConfigError, match=r"layer '0' \(Leaky\): a neuron must follow"):
+        adopt(nn.Sequential(snn.Leaky(beta=0.9, init_hidden=True), nn.Linear(4, 2),
+                            snn.Leaky(beta=0.9, init_hidden=True)), (4,), 2)
+    with pytest.raises(ConfigError, match=r"layer '2': receives all of '1'.s outputs"):
+        adopt(nn.Sequential(nn.Linear(4, 4), snn.Leaky(beta=0.9), nn.Linear(4, 2),
+                            snn.Leaky(beta=0.9)), (4,), 2)
+    with pytest.raises(ConfigError, match=r"cannot read Leaky.forward"):
         adopt(snn.Leaky(beta=0.5), (4,), 2)
     with pytest.raises(ConfigError, match="per-neuron leaks"):
-        adopt(nn.Sequential(nn.Linear(4, 3), snn.Leaky(beta=torch.rand(3)), nn.Linear(3, 2),
-                            snn.Leaky(beta=0.9)), (4,), 2)
+        adopt(nn.Sequential(nn.Linear(4, 3), snn.Leaky(beta=torch.rand(3), init_hidden=True),
+                            nn.Linear(3, 2), snn.Leaky(beta=0.9, init_hidden=True)), (4,), 2)
 
 
 def test_adopt_warns_about_snntorch_reset_timing():
     with pytest.warns(RuntimeWarning, match="reset_delay=True"):
-        adopt(nn.Sequential(nn.Linear(4, 3), snn.Leaky(beta=0.9), nn.Linear(3, 2),
-                            snn.Leaky(beta=0.9)), (4,), 2)
+        adopt(nn.Sequential(nn.Linear(4, 3), snn.Leaky(beta=0.9, init_hidden=True),
+                            nn.Linear(3, 2), snn.Leaky(beta=0.9, init_hidden=True)), (4,), 2)
 
 
 def test_bad_epochs_per_stage(digits):
