@@ -24,17 +24,14 @@ import torch
 from leanspike.adapters.lava.layout import StageLayout
 from leanspike.errors import ConfigError
 from leanspike.loihi import fixed_point as fx
+from leanspike.loihi.backends import LAVA_BACKENDS
 from leanspike.loihi.stages import Stage, to_stages
 from leanspike.registry.sources import resolve_spec
 from leanspike.spec import NetworkSpec
 
-# backend name -> (fixed point, single-process model)
-BACKENDS = {
-    "lava-float": (False, False),
-    "lava-fixed": (True, False),
-    "lava-fast-float": (False, True),
-    "lava-fast-fixed": (True, True),
-}
+# backend name -> (fixed point, single-process model); the table is the core's, so the CLI can
+# offer the names without importing Lava
+BACKENDS = LAVA_BACKENDS
 
 
 @dataclass

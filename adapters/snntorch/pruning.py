@@ -15,7 +15,6 @@ import torch
 import torch.nn.functional as F
 from torch.nn.utils import prune as torch_prune
 from torch.utils.data import DataLoader, Dataset
-from tqdm.auto import tqdm
 
 from leanspike.adapters.snntorch.network import SpikingNetwork, to_snntorch, to_spec
 from leanspike.adapters.snntorch.training import (
@@ -24,6 +23,7 @@ from leanspike.adapters.snntorch.training import (
     train_epoch,
 )
 from leanspike.energy import EnergyModel, estimate
+from leanspike.progress import progress_bar
 from leanspike.prune import (
     DEFAULT_EPOCHS,
     DEFAULT_LR,
@@ -166,7 +166,7 @@ def prune_with(model, train: Dataset, test: Dataset, recipe: PruneRecipe, *, reg
     layers = [m for _, m in prunable(net)]
     plan = make_schedule(recipe, net, layers, steps_per_epoch=len(loader))
     history = []
-    bar = tqdm(range(recipe.epochs), unit="epoch", disable=not progress,
+    bar = progress_bar(range(recipe.epochs), enabled=progress, unit="epoch",
                desc=f"prune {recipe.method} -> {recipe.target_sparsity:.0%}")
     for epoch in bar:
         optimizer = plan.before_epoch(epoch)
