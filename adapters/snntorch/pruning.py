@@ -167,7 +167,7 @@ def prune_with(model, train: Dataset, test: Dataset, recipe: PruneRecipe, *, reg
     plan = make_schedule(recipe, net, layers, steps_per_epoch=len(loader))
     history = []
     bar = progress_bar(range(recipe.epochs), enabled=progress, unit="epoch",
-               desc=f"prune {recipe.method} -> {recipe.target_sparsity:.0%}")
+                       desc=f"prune {recipe.method} -> {recipe.target_sparsity:.0%}")
     for epoch in bar:
         optimizer = plan.before_epoch(epoch)
         record = {"epoch": epoch + 1, **train_epoch(net, loader, optimizer, dev, loss_fn)}
