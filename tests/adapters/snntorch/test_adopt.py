@@ -1,0 +1,295 @@
+"""snnTorch models as users write them, trained the snnTorch way, go through adoption, IIR
+retraining to T=1, pruning and Lava unchanged; what adoption transforms is exact where it
+claims to be."""
+
+import warnings
+
+import pytest
+import snntorch as snn
+import snntorch.functional as SF
+import torch
+import torch.nn.functional as F
+from snntorch import utils
+from torch import nn
+from torch.utils.data import DataLoader
+
+from leanspike.adapters.snntorch import SpecLeaky, evaluate_snn, prune, retrain, to_spec
+from leanspike.adapters.snntorch.adopt import adopt, fold_avg_pool, read_model
+from leanspike.data import load_dataset
+from leanspike.errors import ConfigError
+from leanspike.reference import simulate
+
+T = 4
+BETA = 0.9
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset("digits")
+
+
+def _leaky(**kw):
+    return snn.Leaky(beta=BETA, init_hidden=True, spike_grad=snn.surrogate.fast_sigmoid(), **kw)
+
+
+def sequential_avg_pool():
+    """snnTorch's tutorial shape with average pooling of currents."""
+    return nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.AvgPool2d(2), _leaky(),
+                         nn.Flatten(), nn.Linear(8 * 4 * 4, 10), _leaky(output=True))
+
+
+def sequential_max_pool():
+    """snnTorch's convolutional tutorial: Conv -> MaxPool -> Leaky."""
+    return nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.MaxPool2d(2), _leaky(),
+                         nn.Flatten(), nn.Linear(8 * 4 * 4, 10), _leaky(output=True))
+
+
+def sequential_batch_norm():
+    return nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), _leaky(),
+                         nn.AvgPool2d(2), nn.Flatten(), nn.Dropout(0.1),
+                         nn.Linear(8 * 4 * 4, 10), _leaky(output=True))
+
+
+class TutorialNet(nn.Module):
+    """snnTorch tutorial 5: fc1, lif1, fc2, lif2 and a time loop with explicit membranes."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(64, 64)
+        self.lif1 = snn.Leaky(beta=BETA)
+        self.fc2 = nn.Linear(64, 10)
+        self.lif2 = snn.Leaky(beta=BETA)
+
+    def forward(self, x):
+        mem1 = self.lif1.init_leaky()
+        mem2 = self.lif2.init_leaky()
+        spk2_rec, mem2_rec = [], []
+        for _step in range(T):
+            cur1 = self.fc1(x.view(x.size(0), -1))
+            spk1, mem1 = self.lif1(cur1, mem1)
+            cur2 = self.fc2(spk1)
+            spk2, mem2 = self.lif2(cur2, mem2)
+            spk2_rec.append(spk2)
+            mem2_rec.append(mem2)
+        return torch.stack(spk2_rec, dim=0), torch.stack(mem2_rec, dim=0)
+
+
+def _spikes(model, x):
+    """The model's output spikes [T, B, 10], run the way its user runs it."""
+    if isinstance(model, TutorialNet):
+        return model(x)[0]
+    utils.reset(model)
+    return torch.stack([model(x)[0] for _ in range(T)])
+
+
+def train_the_snntorch_way(model, digits, epochs=4):
+    """Adam, snntorch.functional's rate-coded cross-entropy, utils.reset between batches."""
+    torch.manual_seed(0)
+    loss_fn = SF.ce_rate_loss()
+    opt = torch.optim.Adam(model.parameters(), lr=5e-3)
+    loader = DataLoader(digits.train, batch_size=64, shuffle=True)
+    model.train()
+    for _ in range(epochs):
+        for x, y in loader:
+            loss = loss_fn(_spikes(model, x), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    model.eval()
+    x, y = digits.test.tensors
+    with torch.no_grad():
+        return float((_spikes(model, x).sum(0).argmax(1) == y).float().mean())
+
+
+SHAPES = {"avg-pool": sequential_avg_pool, "max-pool": sequential_max_pool,
+          "batch-norm": sequential_batch_norm, "tutorial-class": TutorialNet}
+
+
+@pytest.fixture(scope="module")
+def trained(digits):
+    """Each shape trained once, as its user would, with its accuracy as they measure it."""
+    out = {}
+    for name, build in SHAPES.items():
+        torch.manual_seed(1)
+        model = build()
+        out[name] = (model, train_the_snntorch_way(model, digits))
+    return out
+
+
+def test_the_users_training_works_for_every_shape(trained):
+    for name, (_, accuracy) in trained.items():
+        assert accuracy > 0.6, name  # ten classes
+
+
+@pytest.mark.parametrize("shape", list(SHAPES))
+def test_adopted_then_retrained_to_T1_and_pruned(shape, trained, digits):
+    model, _ = trained[shape]
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # reset timing, pooling of currents
+        adopted = adopt(model, (1, 8, 8), T)
+        at_T = evaluate_snn(adopted, digits.test).accuracy
+        result = retrain(model, digits.train, digits.test, schedule=(T, 1), epochs_per_stage=2,
+                         progress=False)
+    assert at_T > 0.3, "adoption kept most of what the user trained"
+    assert result.final.accuracy > 0.6 and result.final.spec.timesteps == 1
+    pruned = prune(result.network, digits.train, digits.test, target_sparsity=0.9, epochs=3,
+                   progress=False)
+    assert abs(pruned.sparsity - 0.9) < 0.02 and pruned.accuracy > 0.5
+    # the user's model is never modified
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
+
+
+@pytest.mark.lava
+@pytest.mark.parametrize("shape", ["avg-pool", "batch-norm", "tutorial-class"])
+def test_every_spike_agrees_on_lava(shape, trained, digits):
+    from leanspike.adapters.lava import verify
+
+    model, _ = trained[shape]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        result = retrain(model, digits.train, digits.test, schedule=(1,), epochs_per_stage=1,
+                         progress=False)
+    pruned = prune(result.network, digits.train, digits.test, target_sparsity=0.9, epochs=2,
+                   progress=False)
+    x = digits.test.tensors[0][:10]
+    for backend in ("lava-float", "lava-fixed"):
+        report = verify(pruned.spec, x, backend=backend,
+                        calibration=digits.train.tensors[0][:200])
+        assert report.agree, f"{backend}: {report}"
+
+
+def test_the_tutorial_class_is_read_as_its_computation():
+    captured = read_model(TutorialNet())
+    assert [s.name for s in captured.steps] == ["view", "fc1", "lif1", "fc2", "lif2"]
+    assert captured.timesteps == T and not captured.per_step_input
+    assert captured.reads == {"spikes", "membrane"}
+    net = adopt(TutorialNet(), (1, 8, 8))
+    assert net.timesteps == T  # the model's own loop length
+
+
+def test_a_loop_over_x_t_reads_the_input_per_step():
+    class PerStep(TutorialNet):
+        def forward(self, x):
+            mem1, mem2 = self.lif1.init_leaky(), self.lif2.init_leaky()
+            out = []
+            for step in range(T):
+                spk1, mem1 = self.lif1(self.fc1(torch.flatten(x[step], 1)), mem1)
+                spk2, mem2 = self.lif2(self.fc2(spk1), mem2)
+                out.append(mem2)
+            return torch.stack(out)
+
+    captured = read_model(PerStep())
+    assert captured.per_step_input and captured.reads == {"membrane"}
+
+
+def test_functional_calls_count_as_layers():
+    class Functional(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(1, 4, 3, padding=1)
+            self.lif1 = snn.Leaky(beta=0.5, init_hidden=True)
+            self.fc = nn.Linear(4 * 4 * 4, 10)
+            self.lif2 = snn.Leaky(beta=0.5, init_hidden=True, output=True)
+
+        def forward(self, x):
+            spk = self.lif1(self.conv(x))
+            return self.lif2(self.fc(F.avg_pool2d(spk, 2).reshape(x.shape[0], -1)))
+
+    net = adopt(Functional(), (1, 8, 8), 2)
+    kinds = [type(m).__name__ for m in net.layers]
+    assert kinds == ["Conv2d", "SpecLeaky", "AvgPool2d", "Flatten", "Linear", "SpecIntegrator"]
+    to_spec(net)
+
+
+@pytest.mark.parametrize(("model", "message"), [
+    (nn.Sequential(nn.Linear(64, 8), nn.Tanh(), _leaky(), nn.Linear(8, 2), _leaky()),
+     r"layer '1' \(Tanh\): not a layer"),
+    (nn.Sequential(nn.Linear(64, 8), snn.RLeaky(beta=0.9, linear_features=8), nn.Linear(8, 2),
+                   _leaky()), r"'1' \(RLeaky\): recurrent neurons are not feed-forward"),
+    (nn.Sequential(nn.Linear(64, 8), snn.Lapicque(beta=0.9), nn.Linear(8, 2), _leaky()),
+     r"Lapicque.*use snn.Leaky"),
+])
+def test_what_cannot_be_read_is_refused_by_name(model, message):
+    with pytest.raises(ConfigError, match=message):
+        adopt(model, (64,), 2)
+
+
+def test_data_dependent_control_flow_is_refused_with_advice():
+    class Dynamic(TutorialNet):
+        def forward(self, x):
+            mem = self.lif1.init_leaky()
+            for _ in range(x.size(0)):
+                spk, mem = self.lif1(self.fc1(x.flatten(1)), mem)
+            return spk
+
+    with pytest.raises(ConfigError, match=r"cannot read Dynamic.forward .*num_steps"):
+        adopt(Dynamic(), (1, 8, 8), 2)
+
+
+def test_feedback_from_another_layer_is_refused():
+    class Feedback(TutorialNet):
+        def forward(self, x):
+            mem1, mem2 = self.lif1.init_leaky(), self.lif2.init_leaky()
+            for _ in range(2):
+                spk1, mem1 = self.lif1(self.fc1(x.flatten(1)), mem2)
+                spk2, mem2 = self.lif2(self.fc2(spk1), mem2)
+            return spk2
+
+    with pytest.raises(ConfigError, match="lif1: its state comes from 'lif2'"):
+        adopt(Feedback(), (1, 8, 8), 2)
+
+
+def test_folding_average_pooling_into_the_conv_is_exact():
+    torch.manual_seed(0)
+    for stride, padding, pool in [(1, 1, 2), (1, 0, 3), (2, 1, 2)]:
+        conv, avg = nn.Conv2d(3, 5, 3, stride=stride, padding=padding), nn.AvgPool2d(pool)
+        x = torch.randn(4, 3, 13, 13)
+        folded = fold_avg_pool(conv, avg, "test")
+        assert torch.allclose(folded(x), avg(conv(x)), atol=1e-5), (stride, padding, pool)
+
+
+@pytest.mark.parametrize("beta", [1.0, 0.8])  # IF and LIF
+def test_max_pooling_of_currents_equals_pooling_of_spikes_at_T1(beta):
+    """From v_init = 0 at T=1 the neuron is u = I, s = I > theta: a monotone step, so the max
+    of the spikes is the spike of the max."""
+    torch.manual_seed(0)
+    current = torch.randn(16, 4, 8, 8) * 2
+    neuron = SpecLeaky(beta, 0.5)
+    pool = nn.MaxPool2d(2)
+    pooled_first, _ = neuron(pool(current))
+    spiked_first = pool(neuron(current)[0])
+    assert torch.equal(pooled_first, spiked_first)
+
+
+def test_max_pooling_moves_after_the_neuron_with_a_warning_for_T_above_1():
+    with pytest.warns(RuntimeWarning, match="approximation at T=3"):
+        net = adopt(sequential_max_pool(), (1, 8, 8), 3)
+    assert [type(m).__name__ for m in net.layers[:3]] == ["Conv2d", "SpecLeaky", "MaxPool2d"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        net = adopt(nn.Sequential(nn.Conv2d(1, 2, 3), nn.MaxPool2d(2), _leaky(reset_delay=False),
+                                  nn.Flatten(), nn.Linear(18, 2), _leaky(output=True)),
+                    (1, 8, 8), 1)  # T=1: exact, no warning
+
+
+def test_batch_norm_is_trained_then_folded_exactly(digits):
+    torch.manual_seed(0)
+    model = sequential_batch_norm()
+    bn = model[1]
+    bn.running_mean.uniform_(-0.5, 0.5)
+    bn.running_var.uniform_(0.5, 2.0)
+    with torch.no_grad():
+        bn.weight.uniform_(0.5, 1.5)
+        bn.bias.uniform_(-0.2, 0.2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        net = adopt(model, (1, 8, 8), 2).eval()
+    assert any(isinstance(m, nn.BatchNorm2d) for m in net.layers)  # kept for training
+    spec = to_spec(net)
+    x = digits.test.tensors[0][:32]
+    with torch.no_grad():
+        ours = net.run(x)
+    ref = simulate(spec, x)
+    assert torch.allclose(ours.logits, ref.output, atol=1e-4)
+    assert len(spec.layers) == 4  # conv (with the batch norm in it), pool, flatten, linear
