@@ -3,6 +3,7 @@
 Needs only snnTorch and torch; no Lava, no Python-3.10-only code.
 """
 
+from leanspike.adapters.snntorch.adopt import adopt
 from leanspike.adapters.snntorch.conversion import ConversionOutcome, convert
 from leanspike.adapters.snntorch.network import SpikingNetwork, SpikingOutput, to_snntorch, to_spec
 from leanspike.adapters.snntorch.neurons import SpecIntegrator, SpecLeaky
@@ -17,6 +18,7 @@ from leanspike.adapters.snntorch.training import (
 )
 
 __all__ = [
+    "adopt",
     "ConversionOutcome",
     "PruneResult",
     "RetrainResult",

@@ -2,16 +2,15 @@
 retraining to T=1, pruning and Lava unchanged; what adoption transforms is exact where it
 claims to be."""
 
+import runpy
 import warnings
+from pathlib import Path
 
 import pytest
 import snntorch as snn
-import snntorch.functional as SF
 import torch
 import torch.nn.functional as F
-from snntorch import utils
 from torch import nn
-from torch.utils.data import DataLoader
 
 from leanspike.adapters.snntorch import SpecLeaky, evaluate_snn, prune, retrain, to_spec
 from leanspike.adapters.snntorch.adopt import adopt, fold_avg_pool, read_model
@@ -19,90 +18,18 @@ from leanspike.data import load_dataset
 from leanspike.errors import ConfigError
 from leanspike.reference import simulate
 
-T = 4
-BETA = 0.9
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "bring_your_snntorch_model.py"
+# the models as the example shows them to users: one definition, trained here the same way
+users = runpy.run_path(str(EXAMPLE))
+T, SHAPES, TutorialNet = users["num_steps"], users["SHAPES"], users["Net"]
+train_the_snntorch_way, sequential_max_pool = users["train_the_snntorch_way"], \
+    users["max_pool_model"]
+sequential_batch_norm, _leaky = users["batch_norm_model"], users["leaky"]
 
 
 @pytest.fixture(scope="module")
 def digits():
     return load_dataset("digits")
-
-
-def _leaky(**kw):
-    return snn.Leaky(beta=BETA, init_hidden=True, spike_grad=snn.surrogate.fast_sigmoid(), **kw)
-
-
-def sequential_avg_pool():
-    """snnTorch's tutorial shape with average pooling of currents."""
-    return nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.AvgPool2d(2), _leaky(),
-                         nn.Flatten(), nn.Linear(8 * 4 * 4, 10), _leaky(output=True))
-
-
-def sequential_max_pool():
-    """snnTorch's convolutional tutorial: Conv -> MaxPool -> Leaky."""
-    return nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.MaxPool2d(2), _leaky(),
-                         nn.Flatten(), nn.Linear(8 * 4 * 4, 10), _leaky(output=True))
-
-
-def sequential_batch_norm():
-    return nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), _leaky(),
-                         nn.AvgPool2d(2), nn.Flatten(), nn.Dropout(0.1),
-                         nn.Linear(8 * 4 * 4, 10), _leaky(output=True))
-
-
-class TutorialNet(nn.Module):
-    """snnTorch tutorial 5: fc1, lif1, fc2, lif2 and a time loop with explicit membranes."""
-
-    def __init__(self):
-        super().__init__()
-        self.fc1 = nn.Linear(64, 64)
-        self.lif1 = snn.Leaky(beta=BETA)
-        self.fc2 = nn.Linear(64, 10)
-        self.lif2 = snn.Leaky(beta=BETA)
-
-    def forward(self, x):
-        mem1 = self.lif1.init_leaky()
-        mem2 = self.lif2.init_leaky()
-        spk2_rec, mem2_rec = [], []
-        for _step in range(T):
-            cur1 = self.fc1(x.view(x.size(0), -1))
-            spk1, mem1 = self.lif1(cur1, mem1)
-            cur2 = self.fc2(spk1)
-            spk2, mem2 = self.lif2(cur2, mem2)
-            spk2_rec.append(spk2)
-            mem2_rec.append(mem2)
-        return torch.stack(spk2_rec, dim=0), torch.stack(mem2_rec, dim=0)
-
-
-def _spikes(model, x):
-    """The model's output spikes [T, B, 10], run the way its user runs it."""
-    if isinstance(model, TutorialNet):
-        return model(x)[0]
-    utils.reset(model)
-    return torch.stack([model(x)[0] for _ in range(T)])
-
-
-def train_the_snntorch_way(model, digits, epochs=4):
-    """Adam, snntorch.functional's rate-coded cross-entropy, utils.reset between batches."""
-    torch.manual_seed(0)
-    loss_fn = SF.ce_rate_loss()
-    opt = torch.optim.Adam(model.parameters(), lr=5e-3)
-    loader = DataLoader(digits.train, batch_size=64, shuffle=True)
-    model.train()
-    for _ in range(epochs):
-        for x, y in loader:
-            loss = loss_fn(_spikes(model, x), y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-    model.eval()
-    x, y = digits.test.tensors
-    with torch.no_grad():
-        return float((_spikes(model, x).sum(0).argmax(1) == y).float().mean())
-
-
-SHAPES = {"avg-pool": sequential_avg_pool, "max-pool": sequential_max_pool,
-          "batch-norm": sequential_batch_norm, "tutorial-class": TutorialNet}
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +39,7 @@ def trained(digits):
     for name, build in SHAPES.items():
         torch.manual_seed(1)
         model = build()
-        out[name] = (model, train_the_snntorch_way(model, digits))
+        out[name] = (model, train_the_snntorch_way(model, digits, epochs=4))
     return out
 
 
