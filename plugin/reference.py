@@ -20,6 +20,7 @@ from leanspike.spec import (
     Flatten,
     Integrator,
     Linear,
+    MaxPool2d,
     NetworkSpec,
     validate,
 )
@@ -27,7 +28,9 @@ from leanspike.spec import (
 
 @dataclass
 class SimulationResult:
-    """Output logits [batch, ...] and, per layer index with LIF neurons, spikes [T, batch, ...]."""
+    """Output logits [batch, ...] and spikes [T, batch, ...] per layer index whose output is
+    spikes: layers with LIF neurons, and max pooling of spikes (the OR of each window, what a
+    pooling population on Loihi fires)."""
 
     output: torch.Tensor
     spikes: dict[int, torch.Tensor]
@@ -82,11 +85,20 @@ def simulate(spec: NetworkSpec, x: torch.Tensor, *, record_spikes: bool = True,
     last = len(spec.layers) - 1 if stop_after is None else stop_after
     for _t in range(steps):
         h = x
+        s = None  # the 0/1 spikes h carries (h = amplitude * s), while it carries spikes
         for i, layer in enumerate(spec.layers[: last + 1]):
-            if isinstance(layer, AvgPool2d):
+            if isinstance(layer, MaxPool2d):
+                h = F.max_pool2d(h, layer.kernel_size, layer.stride)
+                if s is not None:  # max of amplitude * s = amplitude * OR of s
+                    s = F.max_pool2d(s, layer.kernel_size, layer.stride)
+                    if record_spikes:
+                        spikes.setdefault(i, []).append(s)
+            elif isinstance(layer, AvgPool2d):
                 h = F.avg_pool2d(h, layer.kernel_size, layer.stride)
+                s = None
             elif isinstance(layer, Flatten):
                 h = h.flatten(1)
+                s = None
             else:
                 current = synaptic_current(layer, h)
                 if i in record_currents:

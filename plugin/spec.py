@@ -13,10 +13,23 @@ Discrete-time semantics, for t = 1..T, with the input presented directly at ever
     x'[t] = amplitude * s[t]                  (what the next layer receives)
 
 The last weighted layer is an ``Integrator``: it never spikes and its membrane potential after
-T steps is the network's output (the logits). Pooling and flatten act on each step's spikes.
+T steps is the network's output (the logits). Pooling and flatten act on each step's output of
+the layer before them (unpadded windows, floor mode):
+
+    AvgPool2d:  the mean over each window
+    MaxPool2d:  the max over each window. After a LIF layer that output is amplitude * s, so
+                the max is exactly amplitude * (OR of the window's spikes) at every step: a
+                max-pooled spike is a spike. Directly on the analog input (before any neuron)
+                it is a real max; the spec allows it and snnTorch computes it, but Loihi
+                receives the input as graded spikes and has no max of them, so deploying such
+                a spec is refused (``leanspike.loihi.to_stages``), as is a max of averages
+                (MaxPool2d after AvgPool2d).
 
 On disk a spec is a folder: ``spec.json`` (structure, scalars, format version, the sha256 of the
-weights) and ``weights.safetensors`` (every tensor, bit for bit).
+weights) and ``weights.safetensors`` (every tensor, bit for bit). The format version written is
+the lowest that expresses the spec: 1 without max pooling (byte for byte what earlier releases
+wrote and read), 2 with it, so that a leanspike that knows no max pooling says "written by a
+newer leanspike" instead of misreading the file.
 """
 
 from __future__ import annotations
@@ -37,7 +50,9 @@ from leanspike.atomic import atomic_write
 from leanspike.errors import SpecError, SpecFileError
 
 FORMAT_NAME = "leanspike.spec"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # the newest version this leanspike reads and writes
+# the format version that introduced each layer type added after version 1
+LAYER_SINCE = {"MaxPool2d": 2}
 SPEC_FILE = "spec.json"
 WEIGHTS_FILE = "weights.safetensors"
 RESET_MODES = ("subtract", "zero")
@@ -93,14 +108,25 @@ class AvgPool2d:
 
 
 @dataclass(eq=False)
+class MaxPool2d:
+    """The max over each window; of a LIF layer's output, amplitude * OR of the spikes."""
+
+    kernel_size: tuple[int, int] = (2, 2)
+    stride: tuple[int, int] = (2, 2)
+
+
+POOLS = (AvgPool2d, MaxPool2d)
+
+
+@dataclass(eq=False)
 class Flatten:
     """Flattens (C, H, W) to C*H*W in row-major (torch) order."""
 
 
-Layer = Union[Linear, Conv2d, AvgPool2d, Flatten]
+Layer = Union[Linear, Conv2d, AvgPool2d, MaxPool2d, Flatten]
 WEIGHTED = (Linear, Conv2d)
 LAYER_TYPES: dict[str, type] = {
-    cls.__name__: cls for cls in (Linear, Conv2d, AvgPool2d, Flatten)
+    cls.__name__: cls for cls in (Linear, Conv2d, AvgPool2d, MaxPool2d, Flatten)
 }
 NEURON_TYPES: dict[str, type] = {cls.__name__: cls for cls in (LIF, Integrator)}
 
@@ -130,6 +156,17 @@ class NetworkSpec:
 
     def weighted_layers(self) -> Iterator[tuple[int, Linear | Conv2d]]:
         return ((i, layer) for i, layer in enumerate(self.layers) if isinstance(layer, WEIGHTED))
+
+    def spiking_layers(self) -> list[int]:
+        """Indices of the layers whose output is spikes: LIF layers, and max pooling of spikes
+        (directly after a LIF layer or after another such pool)."""
+        out: list[int] = []
+        for i, layer in enumerate(self.layers):
+            if isinstance(layer, WEIGHTED) and isinstance(layer.neuron, LIF):
+                out.append(i)
+            elif isinstance(layer, MaxPool2d) and out and out[-1] == i - 1:
+                out.append(i)
+        return out
 
     def save(self, directory: str | os.PathLike) -> Path:
         return save_spec(self, directory)
@@ -276,7 +313,7 @@ def _infer_shapes(spec: NetworkSpec) -> list[tuple[int, ...]]:
                 raise SpecError(f"{where}.weight: kernel {tuple(w.shape[2:])} larger than the "
                                 f"padded input {shape[1:]}")
             shape = (w.shape[0], h, wd)
-        elif isinstance(layer, AvgPool2d):
+        elif isinstance(layer, POOLS):
             _check_pair(layer.kernel_size, f"{where}.kernel_size", 1)
             _check_pair(layer.stride, f"{where}.stride", 1)
             if len(shape) != 3:
@@ -384,13 +421,13 @@ def _to_document(spec: NetworkSpec) -> tuple[dict, dict[str, torch.Tensor]]:
                 entry["neuron"] = {"type": type(n).__name__}
                 for fname in n.__dataclass_fields__:
                     entry["neuron"][fname] = put(getattr(n, fname), f"layers.{i}.neuron.{fname}")
-        elif isinstance(layer, AvgPool2d):
+        elif isinstance(layer, POOLS):
             entry["kernel_size"] = list(layer.kernel_size)
             entry["stride"] = list(layer.stride)
         layers.append(entry)
     doc = {
         "format": FORMAT_NAME,
-        "format_version": FORMAT_VERSION,
+        "format_version": max((LAYER_SINCE.get(e["type"], 1) for e in layers), default=1),
         "timesteps": spec.timesteps,
         "encoding": spec.encoding,
         "input_shape": list(spec.input_shape),
@@ -407,6 +444,7 @@ class _Reader:
         self.tensors = tensors
         self.used: set[str] = set()
         self.source = source
+        self.version = FORMAT_VERSION
 
     def fail(self, where: str, msg: str) -> SpecFileError:
         return SpecFileError(f"{self.source}: {where}: {msg}")
@@ -491,8 +529,12 @@ class _Reader:
                 kwargs["padding"] = self.pair(self.field(raw, "padding", where),
                                               f"{where}.padding")
             return cls(**kwargs)
-        if cls is AvgPool2d:
-            return AvgPool2d(
+        since = LAYER_SINCE.get(kind, 1)
+        if since > self.version:
+            raise self.fail(f"{where}.type", f"{kind} layers exist from format_version {since} "
+                            f"on; this document says version {self.version}")
+        if cls in POOLS:
+            return cls(
                 kernel_size=self.pair(self.field(raw, "kernel_size", where),
                                       f"{where}.kernel_size"),
                 stride=self.pair(self.field(raw, "stride", where), f"{where}.stride"),
@@ -512,6 +554,7 @@ class _Reader:
                             f"leanspike; this one reads up to {FORMAT_VERSION}: upgrade leanspike")
         if version < 1:
             raise self.fail("format_version", f"invalid version {version}")
+        self.version = version
         layers_raw = self.field(doc, "layers", "spec")
         if not isinstance(layers_raw, list):
             raise self.fail("layers", "expected a list")

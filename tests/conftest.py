@@ -119,3 +119,27 @@ def tiny_spec():
         return S.NetworkSpec((64,), layers, timesteps)
 
     return make
+
+
+@pytest.fixture
+def make_maxpool_spec():
+    """A small spec with max pooling of spikes: Conv-LIF (amplitude 0.75), MaxPool 2x2,
+    Conv-LIF, MaxPool 3x3 stride 1 (overlapping windows), Flatten, Linear-Integrator."""
+
+    def make(seed: int = 0, timesteps: int = 2, reset: str = "subtract") -> S.NetworkSpec:
+        g = torch.Generator().manual_seed(seed)
+        layers = [
+            S.Conv2d(torch.randn(4, 1, 3, 3, generator=g), torch.randn(4, generator=g) * 0.1,
+                     None, S.LIF(threshold=0.75, leak=0.875, reset=reset, amplitude=0.75,
+                                 v_init=0.25), padding=(1, 1)),
+            S.MaxPool2d((2, 2), (2, 2)),
+            S.Conv2d(torch.randn(6, 4, 3, 3, generator=g) * 0.5, None, None,
+                     S.LIF(threshold=0.5, reset=reset), padding=(1, 1)),
+            S.MaxPool2d((3, 3), (1, 1)),
+            S.Flatten(),
+            S.Linear(torch.randn(10, 24, generator=g) * 0.3, torch.randn(10, generator=g) * 0.1,
+                     None, S.Integrator()),
+        ]
+        return S.NetworkSpec((1, 8, 8), layers, timesteps, metadata={"made_by": "test"})
+
+    return make

@@ -44,3 +44,39 @@ def test_energy_follows_the_papers_formula():
 def test_silent_network_costs_only_its_first_layer():
     report = estimate(_spec(), {})
     assert report.snn_pj == pytest.approx(4.6 * 2592) and report.synaptic_ops == 0
+
+
+def _pooled_spec():
+    """Conv-LIF 8x6x6, MaxPool 2x2 (8x3x3), Conv-LIF 4x1x1, Flatten, Linear."""
+    layers = [
+        S.Conv2d(torch.ones(8, 1, 3, 3), None, None, S.LIF(), padding=(1, 1)),
+        S.MaxPool2d((2, 2), (2, 2)),
+        S.Conv2d(torch.ones(4, 8, 3, 3), None, None, S.LIF()),
+        S.Flatten(),
+        S.Linear(torch.ones(10, 4), None, None, S.Integrator()),
+    ]
+    return S.NetworkSpec((1, 6, 6), layers, 2)
+
+
+def test_max_pooling_costs_its_pooling_synapses_and_feeds_at_its_own_rate():
+    # the pooling population: one unit synapse per window tap, 8 * 3 * 3 neurons x 4 taps
+    f1, f_pool, f2, f3 = 2592, 8 * 9 * 4, 72 * 4 * 1, 40
+    report = estimate(_pooled_spec(), {0: 0.5, 1: 0.8, 2: 0.25})
+    assert [(e.index, e.kind, e.macs_dense) for e in report.layers] == [
+        (0, "Conv2d", f1), (1, "MaxPool2d", 0), (2, "Conv2d", f2), (4, "Linear", f3)]
+    assert report.ann_pj == pytest.approx(4.6 * (f1 + f2 + f3))  # the ANN's max: no MAC
+    ops = 0.5 * f_pool + 0.8 * f2 + 0.25 * f3  # the conv after the pool sees the pool's OR
+    assert report.synaptic_ops == pytest.approx(ops)
+    assert report.snn_pj == pytest.approx(4.6 * f1 + 0.9 * ops)
+    assert report.spikes_per_inference == pytest.approx(0.5 * 288 + 0.8 * 72 + 0.25 * 4)
+    # without the pool's rate, the layer after it is fed at the rate before it
+    without = estimate(_pooled_spec(), {0: 0.5, 2: 0.25})
+    assert without.layers[2].input_spikes_per_neuron == 0.5
+
+
+def test_max_pooling_of_the_input_costs_nothing():
+    spec = _pooled_spec()
+    spec.layers[:0] = [S.MaxPool2d((1, 1), (1, 1))]
+    report = estimate(spec.validate(), {1: 0.5, 2: 0.8, 3: 0.25})
+    assert [e.kind for e in report.layers] == ["Conv2d", "MaxPool2d", "Conv2d", "Linear"]
+    assert report.layers[0].input_spikes_per_neuron is None  # still the MAC layer

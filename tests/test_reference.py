@@ -57,3 +57,33 @@ def test_conv_network_runs_and_counts(make_conv_spec):
 def test_wrong_input_shape_is_rejected(make_conv_spec):
     with pytest.raises(ConfigError, match=r"input shape \(1, 9, 9\)"):
         simulate(make_conv_spec(), torch.zeros(1, 1, 9, 9))
+
+
+def test_max_pooling_of_spikes_passes_amplitude_times_or(make_maxpool_spec):
+    spec = make_maxpool_spec(timesteps=3)
+    x = torch.rand(6, 1, 8, 8, generator=torch.Generator().manual_seed(0)) * 2
+    result = simulate(spec, x)
+    assert set(result.spikes) == {0, 1, 2, 3}  # the pools' outputs are spikes too
+    lif, pooled = result.spikes[0], result.spikes[1]
+    windows = lif.reshape(3 * 6, 4, 4, 2, 4, 2).amax((3, 5)).reshape(pooled.shape)
+    assert torch.equal(pooled, windows)  # a pooled spike: any spike of its 2x2 window
+    assert 0 < pooled.mean() < 1 and pooled.mean() > lif.mean()
+    # what the next layer receives: amplitude * OR, so pooling spikes or pooling the amplitude
+    # times spikes computes the same network
+    assert torch.equal(result.spikes[3], torch.nn.functional.max_pool2d(
+        result.spikes[2].flatten(0, 1), 3, 1).reshape(result.spikes[3].shape))
+
+
+def test_max_pooling_of_the_analog_input_is_a_real_max(make_maxpool_spec):
+    spec = make_maxpool_spec()
+    spec.layers[:0] = [S.MaxPool2d((1, 2), (1, 1))]
+    spec.layers[1].weight = spec.layers[1].weight[:, :, :, :2].contiguous()  # (8, 7) -> (8, 8)
+    spec.validate()
+    x = torch.rand(3, 1, 8, 8)
+    result = simulate(spec, x)
+    assert 0 not in result.spikes  # an analog max is no spike
+    manual = spec.copy()
+    manual.layers.pop(0)
+    manual.input_shape = (1, 8, 7)
+    want = simulate(manual, torch.maximum(x[..., :-1], x[..., 1:]))
+    assert torch.equal(result.output, want.output)

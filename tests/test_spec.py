@@ -197,11 +197,11 @@ def test_nan_literal_in_json(saved):
 
 
 @pytest.mark.parametrize("edit, pattern", [
-    (lambda d: d["layers"][1].update(type="MaxPool2d"),
-     r"layers\[1\]\.type: unknown layer type 'MaxPool2d'"),
+    (lambda d: d["layers"][1].update(type="MaxPool3d"),
+     r"layers\[1\]\.type: unknown layer type 'MaxPool3d'"),
     (lambda d: d["layers"][0]["neuron"].update(type="Izhikevich"),
      r"layers\[0\] \(Conv2d\)\.neuron\.type: unknown neuron type"),
-    (lambda d: d.update(format_version=2), r"version 2 was written by a newer leanspike"),
+    (lambda d: d.update(format_version=3), r"version 3 was written by a newer leanspike"),
     (lambda d: d.update(format="something.else"), r"not a leanspike spec"),
     (lambda d: d.pop("timesteps"), r"missing field 'timesteps'"),
     (lambda d: d["layers"][0].pop("stride"), r"layers\[0\] \(Conv2d\): missing field 'stride'"),
@@ -249,3 +249,67 @@ def test_save_leaves_no_temporary_files(tmp_path, make_conv_spec):
     make_conv_spec(seed=3).save(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == [S.SPEC_FILE, S.WEIGHTS_FILE]
     assert S.load_spec(tmp_path).identical(make_conv_spec(seed=3))
+
+
+# --- max pooling and the format version ---------------------------------------------------------
+
+def test_max_pooling_round_trips_bit_for_bit_as_format_version_2(tmp_path, make_maxpool_spec):
+    spec = make_maxpool_spec()
+    assert spec.layer_shapes() == [(4, 8, 8), (4, 4, 4), (6, 4, 4), (6, 2, 2), (24,), (10,)]
+    back = S.load_spec(spec.save(tmp_path / "s"))
+    assert back.identical(spec)
+    assert isinstance(back.layers[3], S.MaxPool2d) and back.layers[3].stride == (1, 1)
+    doc = json.loads((tmp_path / "s" / S.SPEC_FILE).read_text())
+    assert doc["format_version"] == 2
+    assert doc["layers"][1] == {"type": "MaxPool2d", "kernel_size": [2, 2], "stride": [2, 2]}
+    back.save(tmp_path / "t")
+    for name in (S.SPEC_FILE, S.WEIGHTS_FILE):
+        assert (tmp_path / "s" / name).read_bytes() == (tmp_path / "t" / name).read_bytes()
+
+
+def test_a_spec_without_max_pooling_is_still_written_as_version_1(tmp_path, make_conv_spec):
+    # version 1 files are what earlier releases wrote and read: the same bytes come out
+    make_conv_spec().save(tmp_path)
+    assert json.loads((tmp_path / S.SPEC_FILE).read_text())["format_version"] == 1
+
+
+def test_a_version_1_document_cannot_hold_max_pooling(tmp_path, make_maxpool_spec):
+    make_maxpool_spec().save(tmp_path)
+    _rewrite_json(tmp_path, lambda d: d.update(format_version=1))
+    with pytest.raises(SpecFileError, match=r"layers\[1\] \(MaxPool2d\)\.type: MaxPool2d layers "
+                                            r"exist from format_version 2"):
+        S.load_spec(tmp_path)
+
+
+def test_spiking_layers_are_lif_layers_and_max_pooling_of_spikes(make_maxpool_spec):
+    spec = make_maxpool_spec()
+    assert spec.spiking_layers() == [0, 1, 2, 3]
+    spec.layers.insert(0, S.MaxPool2d((1, 1), (1, 1)))  # of the analog input: not spikes
+    spec.layers.insert(2, S.AvgPool2d((1, 1), (1, 1)))
+    spec.layers.insert(3, S.MaxPool2d((1, 1), (1, 1)))  # of averaged spikes: not spikes
+    assert spec.validate().spiking_layers() == [1, 5, 6]
+
+
+@pytest.mark.parametrize("mutate, pattern", [
+    (lambda s: setattr(s.layers[3], "kernel_size", (5, 5)),
+     r"layers\[3\] \(MaxPool2d\)\.kernel_size: \(5, 5\) larger than the input \(4, 4\)"),
+    (lambda s: setattr(s.layers[1], "stride", (0, 2)), r"layers\[1\] \(MaxPool2d\)\.stride"),
+    (lambda s: setattr(s.layers[1], "kernel_size", 2), r"layers\[1\] \(MaxPool2d\)\.kernel_size: "
+                                                      r"expected a pair"),
+    (lambda s: s.layers.insert(5, S.MaxPool2d()), r"layers\[5\] \(MaxPool2d\): needs a \(C, H, "
+                                                  r"W\) input, got shape \(24,\)"),
+    (lambda s: setattr(s.layers[1], "neuron", S.LIF()), r"layers\[1\] \(MaxPool2d\): only Linear "
+                                                        r"and Conv2d layers carry neurons"),
+])
+def test_max_pooling_validation_names_layer_and_field(make_maxpool_spec, mutate, pattern):
+    spec = make_maxpool_spec()
+    mutate(spec)
+    with pytest.raises(SpecError, match=pattern):
+        spec.validate()
+
+
+def test_max_pooling_fields_on_disk_are_checked(tmp_path, make_maxpool_spec):
+    make_maxpool_spec().save(tmp_path)
+    _rewrite_json(tmp_path, lambda d: d["layers"][1].pop("stride"))
+    with pytest.raises(SpecFileError, match=r"layers\[1\] \(MaxPool2d\): missing field 'stride'"):
+        S.load_spec(tmp_path)

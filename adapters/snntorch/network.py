@@ -1,8 +1,8 @@
 """A network spec as an ordinary snnTorch model, and back.
 
 ``to_snntorch(spec)`` gives a ``SpikingNetwork``: an ``nn.Module`` whose ``layers`` are torch
-Conv2d/Linear/AvgPool2d/Flatten modules and snnTorch neurons, in spec order, with a time-loop
-``forward``. Pruning masks become torch's own pruning reparametrisation
+Conv2d/Linear/AvgPool2d/MaxPool2d/Flatten modules and snnTorch neurons, in spec order, with a
+time-loop ``forward``. Pruning masks become torch's own pruning reparametrisation
 (``torch.nn.utils.prune``), so snnTorch and torch tools keep working on the model.
 ``to_spec(network)`` extracts the spec back, bit for bit.
 """
@@ -28,7 +28,8 @@ BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)
 
 @dataclass
 class SpikingOutput:
-    """Logits [B, ...] and, if recorded, spikes [T, B, ...] keyed by the spec's layer index."""
+    """Logits [B, ...] and, if recorded, spikes [T, B, ...] keyed by the spec's layer index:
+    of every LIF layer and of every max pooling of spikes (the OR of each window)."""
 
     logits: torch.Tensor
     spikes: dict[int, torch.Tensor]
@@ -92,18 +93,24 @@ class SpikingNetwork(nn.Module):
         logits = None
         for t in range(steps):
             h = x[t] if per_step else x
+            amplitude = None  # of the spikes h carries, while it carries spikes
             for i, layer in enumerate(self.layers):
                 if isinstance(layer, (SpecLeaky, SpecIntegrator)):
                     spk, mems[i] = layer(h, mems.get(i))
                     if isinstance(layer, SpecIntegrator):
                         logits = mems[i]
                     else:
+                        amplitude = layer.graded_spikes_factor
                         if record_spikes:
                             spikes.setdefault(self.spec_index[i], []).append(
-                                (spk / layer.graded_spikes_factor).detach())
+                                (spk / amplitude).detach())
                         h = spk
                 else:
                     h = layer(h)
+                    if not isinstance(layer, nn.MaxPool2d):
+                        amplitude = None
+                    elif amplitude is not None and record_spikes:  # amplitude * OR of spikes
+                        spikes.setdefault(self.spec_index[i], []).append((h / amplitude).detach())
         if logits is None:
             raise SpecError("the network has no SpecIntegrator output layer")
         return SpikingOutput(logits, {i: torch.stack(v) for i, v in spikes.items()})
@@ -173,6 +180,8 @@ def to_snntorch(source, *, registry=None, spike_grad=None, surrogate: str | None
     for layer in spec.layers:
         if isinstance(layer, S.AvgPool2d):
             modules.append(nn.AvgPool2d(layer.kernel_size, layer.stride))
+        elif isinstance(layer, S.MaxPool2d):
+            modules.append(nn.MaxPool2d(layer.kernel_size, layer.stride))
         elif isinstance(layer, S.Flatten):
             modules.append(nn.Flatten())
         else:
@@ -210,10 +219,11 @@ def _spec_layer(module: nn.Module, index: int) -> S.Layer:
                             f"padding are supported")
         return S.Conv2d(weight, bias, mask, stride=tuple(module.stride),
                         padding=tuple(module.padding))
-    if isinstance(module, (nn.AvgPool2d, nn.Flatten)):
+    if isinstance(module, (nn.AvgPool2d, nn.MaxPool2d, nn.Flatten)):
         return shape_layer(module, f"layers[{index}] ({module})")
     raise SpecError(f"layers[{index}]: {type(module).__name__} has no network-spec equivalent "
-                    f"(supported: Linear, Conv2d, AvgPool2d, Flatten, SpecLeaky, SpecIntegrator)")
+                    f"(supported: Linear, Conv2d, AvgPool2d, MaxPool2d, Flatten, SpecLeaky, "
+                    f"SpecIntegrator)")
 
 
 def to_spec(network: SpikingNetwork) -> S.NetworkSpec:

@@ -105,3 +105,38 @@ def test_surrogate_gradient_values():
     mem.grad = None
     threshold_relative_spike(mem * 2, th, "rectangular").sum().backward()  # z = mem - 1
     torch.testing.assert_close(mem.grad, torch.tensor([2.0, 2.0, 0.0, 0.0]) / 2 * 1.0)
+
+
+@pytest.mark.parametrize("reset", ["subtract", "zero"])
+def test_max_pooling_matches_the_reference_and_round_trips(tmp_path, make_maxpool_spec, reset):
+    spec = make_maxpool_spec(timesteps=3, reset=reset)
+    net = to_snntorch(spec)
+    assert [type(m).__name__ for m in net.layers] == [
+        "Conv2d", "SpecLeaky", "MaxPool2d", "Conv2d", "SpecLeaky", "MaxPool2d", "Flatten",
+        "Linear", "SpecIntegrator"]
+    assert net.spec_index == [0, 0, 1, 2, 2, 3, 4, 5, 5]
+    x = torch.rand(8, 1, 8, 8, generator=torch.Generator().manual_seed(1)) * 2
+    ref = simulate(spec, x)
+    with torch.no_grad():
+        out = net.run(x)
+    assert set(out.spikes) == set(ref.spikes) == {0, 1, 2, 3}
+    for layer, spikes in ref.spikes.items():
+        assert torch.equal(out.spikes[layer], spikes), f"layer {layer}"
+        assert 0 < spikes.mean() < 1, "test needs some but not all neurons to fire"
+    torch.testing.assert_close(out.logits, ref.output, rtol=0, atol=1e-5)
+    back = to_spec(net)
+    assert back.identical(spec)
+    assert S.load_spec(back.save(tmp_path)).identical(spec)
+
+
+@pytest.mark.parametrize("pool, culprit", [
+    (torch.nn.MaxPool2d(2, padding=1), "padded or ceil-mode"),
+    (torch.nn.MaxPool2d(2, ceil_mode=True), "padded or ceil-mode"),
+    (torch.nn.MaxPool2d(2, dilation=2), "dilated max pooling"),
+    (torch.nn.MaxPool2d(2, return_indices=True), "returns indices"),
+])
+def test_max_pooling_the_spec_cannot_describe_is_named(make_maxpool_spec, pool, culprit):
+    net = to_snntorch(make_maxpool_spec())
+    net.layers[2] = pool
+    with pytest.raises(SpecError, match=rf"layers\[2\] \(MaxPool2d.*\): .*{culprit}"):
+        to_spec(net)
