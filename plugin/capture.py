@@ -29,7 +29,9 @@ from leanspike.errors import ConfigError
 LAYER_MODULES = (nn.Conv1d, nn.Conv2d, nn.Linear, nn.AvgPool1d, nn.AvgPool2d, nn.MaxPool1d,
                  nn.MaxPool2d, nn.Flatten, nn.BatchNorm1d, nn.BatchNorm2d, nn.Dropout,
                  nn.Identity, nn.ReLU)
-_RESHAPES = ("view", "reshape", "flatten")
+# pooling arguments fx writes out at their defaults; any other value is refused
+_POOL_DEFAULTS = {"ceil_mode": False, "dilation": 1, "return_indices": False,
+                  "count_include_pad": True, "divisor_override": None}
 
 
 @dataclass
@@ -94,10 +96,11 @@ def _functional_module(node: fx.Node) -> tuple[nn.Module, str] | None:
         if t in (F.avg_pool2d, F.max_pool2d, F.avg_pool1d, F.max_pool1d):
             names = ("kernel_size", "stride", "padding")
             given = dict(zip(names, args)) | {k: v for k, v in kwargs.items() if k in names}
-            extra = set(kwargs) - set(names)
+            extra = {k: v for k, v in kwargs.items()
+                     if k not in names and _POOL_DEFAULTS.get(k, object()) != v}
             if extra or len(args) > 3:
                 raise ConfigError(f"{node.name} ({t.__name__}): only kernel_size, stride and "
-                                  f"padding are supported, got {sorted(extra) or args[3:]}")
+                                  f"padding are supported, got {extra or args[3:]}")
             cls = {F.avg_pool2d: nn.AvgPool2d, F.max_pool2d: nn.MaxPool2d,
                    F.avg_pool1d: nn.AvgPool1d, F.max_pool1d: nn.MaxPool1d}[t]
             return cls(**{k: _pair(v) for k, v in given.items()}), f"F.{t.__name__}"

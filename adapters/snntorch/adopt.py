@@ -67,6 +67,17 @@ def read_model(model: nn.Module) -> Capture:
     return capture(model, is_neuron, returns_state)
 
 
+def copy_model(model: nn.Module) -> nn.Module:
+    """A deep copy, whatever state the model was left in. After a training step snnTorch
+    neurons hold their last membrane in a buffer (and torch pruning its masked weight) with a
+    graph behind them, which ``copy.deepcopy`` refuses: the copy gets them detached, and the
+    user's model is not touched."""
+    memo = {id(value): value.detach().clone()
+            for m in model.modules() for value in [*vars(m).values(), *m._buffers.values()]
+            if isinstance(value, torch.Tensor) and not value.is_leaf}
+    return copy.deepcopy(model, memo)
+
+
 def _scalar_beta(name: str, neuron: snn.Leaky) -> float:
     beta = neuron.beta.detach().clamp(0, 1)
     if beta.numel() != 1:
@@ -142,7 +153,7 @@ def adopt(model: nn.Module, input_shape: tuple[int, ...], timesteps: int | None 
     for name, m in model.named_modules():  # say which neuron before reading the forward
         if is_neuron(m) and not isinstance(m, snn.Leaky):
             _neuron(name, m, False, surrogate)
-    model = copy.deepcopy(model)  # the user's model stays as it was
+    model = copy_model(model)  # the user's model stays as it was
     captured = read_model(model)
     steps = timesteps if timesteps is not None else captured.timesteps
     if steps is None:

@@ -220,3 +220,67 @@ def test_batch_norm_is_trained_then_folded_exactly(digits):
     ref = simulate(spec, x)
     assert torch.allclose(ours.logits, ref.output, atol=1e-4)
     assert len(spec.layers) == 4  # conv (with the batch norm in it), pool, flatten, linear
+
+
+class ConvTutorialNet(nn.Module):
+    """snnTorch tutorial 6's CSNN at MNIST's 28x28 (narrower): conv 5x5, max pooling of
+    currents, Leaky, twice, then a linear readout; a time loop with explicit membranes."""
+
+    def __init__(self, steps: int = 2):
+        super().__init__()
+        self.steps = steps
+        self.conv1, self.lif1 = nn.Conv2d(1, 4, 5), snn.Leaky(beta=0.5)
+        self.conv2, self.lif2 = nn.Conv2d(4, 8, 5), snn.Leaky(beta=0.5)
+        self.fc1, self.lif3 = nn.Linear(8 * 4 * 4, 10), snn.Leaky(beta=0.5)
+
+    def forward(self, x):
+        mem1, mem2, mem3 = (lif.init_leaky() for lif in (self.lif1, self.lif2, self.lif3))
+        spk_rec = []
+        for _ in range(self.steps):
+            spk1, mem1 = self.lif1(F.max_pool2d(self.conv1(x), 2), mem1)
+            spk2, mem2 = self.lif2(F.max_pool2d(self.conv2(spk1), 2), mem2)
+            spk3, mem3 = self.lif3(self.fc1(spk2.flatten(1)), mem3)
+            spk_rec.append(spk3)
+        return torch.stack(spk_rec)
+
+
+@pytest.fixture(scope="module")
+def digits28(digits):
+    """The digits, upsampled to MNIST's 28x28: real data, nothing assumes 8x8."""
+    from torch.utils.data import TensorDataset
+
+    def up(ds):
+        x, y = ds.tensors
+        return TensorDataset(F.interpolate(x, size=(28, 28), mode="bilinear",
+                                           align_corners=False), y)
+
+    return type(digits)(up(digits.train), up(digits.test), digits.info)
+
+
+@pytest.mark.lava
+def test_a_28x28_conv_tutorial_model_goes_to_lava(digits28):
+    import snntorch.functional as SF
+    from torch.utils.data import DataLoader
+
+    from leanspike.adapters.lava import verify
+
+    torch.manual_seed(0)
+    model = ConvTutorialNet()
+    opt, loss_fn = torch.optim.Adam(model.parameters(), lr=5e-3), SF.ce_rate_loss()
+    for x, y in DataLoader(digits28.train, batch_size=64, shuffle=True):
+        loss = loss_fn(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        result = retrain(model, digits28.train, digits28.test, schedule=(2, 1),
+                         epochs_per_stage=2, progress=False)
+    assert result.network.input_shape == (1, 28, 28)
+    assert result.final.accuracy > 0.5
+    pruned = prune(result.network, digits28.train, digits28.test, target_sparsity=0.9, epochs=2,
+                   progress=False)
+    x = digits28.test.tensors[0][:6]
+    report = verify(pruned.spec, x, backend="lava-fixed",
+                    calibration=digits28.train.tensors[0][:200])
+    assert report.agree, str(report)
