@@ -26,7 +26,9 @@ class LayerStats:
 def collect_stats(chain: LayerChain, data: Dataset | DataLoader, *, max_batches: int | None = None,
                   sample_size: int = 200_000, device: str | torch.device = "cpu",
                   seed: int = 0) -> list[LayerStats]:
-    """Run the ANN over ``data`` and record, for each activation, the inputs it received."""
+    """Run the ANN over ``data`` and record, for each hidden layer, the pre-activations its
+    neurons will receive: the weighted layer's output (the activation's input, or the input of
+    the max pooling written between them)."""
     loader = data if isinstance(data, DataLoader) else DataLoader(data, batch_size=256)
     gen = torch.Generator().manual_seed(seed)
     hidden = chain.stages[:-1]
@@ -35,8 +37,8 @@ def collect_stats(chain: LayerChain, data: Dataset | DataLoader, *, max_batches:
     seen = [0] * len(hidden)
 
     def hook(i):
-        def record(_module, inputs):
-            x = inputs[0].detach().flatten().float().cpu()
+        def record(_module, _inputs, output):
+            x = output.detach().flatten().float().cpu()
             maxima[i] = max(maxima[i], float(x.max()))
             seen[i] += x.numel()
             keep = min(x.numel(), sample_size)
@@ -44,7 +46,7 @@ def collect_stats(chain: LayerChain, data: Dataset | DataLoader, *, max_batches:
             chunks[i].append(x[idx])
         return record
 
-    handles = [s.activation.register_forward_pre_hook(hook(i)) for i, s in enumerate(hidden)]
+    handles = [s.layer.register_forward_hook(hook(i)) for i, s in enumerate(hidden)]
     model = chain.model.to(device).eval()
     try:
         for b, batch in enumerate(loader):

@@ -1,10 +1,17 @@
 """Read a trained ANN as the chain of layers a network spec can describe.
 
 Accepted: an ``nn.Sequential`` (nested ones are flattened) of Conv2d / Linear with their
-activation (ReLU, ClippedReLU, QCFS), AvgPool2d and Flatten between them, Dropout and Identity
-(dropped: they are the identity at inference). Batch norm is folded first. Anything else is
-refused with the layer's name, because converting it silently would change what the network
-computes.
+activation (ReLU, ClippedReLU, QCFS), AvgPool2d, MaxPool2d and Flatten between them, Dropout and
+Identity (dropped: they are the identity at inference). Batch norm is folded first. Anything
+else is refused with the layer's name, because converting it silently would change what the
+network computes.
+
+Max pooling may sit before or after the activation: every accepted activation is monotonic, so
+``act(max(x)) == max(act(x))`` exactly, and ``Conv -> MaxPool -> ReLU`` is read as
+``Conv -> ReLU -> MaxPool``, which becomes ``Conv -> LIF -> MaxPool`` (max pooling of spikes).
+The neurons sit where the activation's input is the layer's own output, so calibration reads
+that output (``WeightedStage.layer``), whatever the order. Average pooling does not commute
+with an activation and must follow it.
 """
 
 from __future__ import annotations
@@ -21,8 +28,6 @@ from leanspike.zoo.batchnorm import fold_batch_norm
 ACTIVATIONS = (nn.ReLU, ClippedReLU, QCFS)
 _IGNORED = (nn.Dropout, nn.Identity)
 _ADVICE = {
-    nn.MaxPool2d: "max pooling has no exact spiking equivalent; use average pooling (the zoo's "
-                  "models do)",
     nn.AdaptiveAvgPool2d: "use an AvgPool2d with a fixed kernel",
     nn.LSTM: "recurrent layers are not feed-forward",
     nn.GRU: "recurrent layers are not feed-forward",
@@ -38,6 +43,7 @@ class WeightedStage:
     activation: nn.Module | None = None
     activation_name: str | None = None
     after: list[tuple[str, nn.Module]] = field(default_factory=list)  # pools / flatten
+    # (max pooling written before the activation is here too: it commutes with it)
 
 
 @dataclass
@@ -51,16 +57,32 @@ def _pair(v) -> tuple[int, int]:
     return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
 
 
-def shape_layer(module: nn.AvgPool2d | nn.Flatten, where: str) -> S.Layer:
-    """The spec layer of a torch AvgPool2d or Flatten (shared by conversion and extraction)."""
+def pool_problem(module: nn.AvgPool2d | nn.MaxPool2d) -> str | None:
+    """Why a torch pooling module has no spec layer, or None: the spec's pools are unpadded,
+    floor mode, undilated."""
+    if module.padding not in (0, (0, 0)) or module.ceil_mode:
+        return "padded or ceil-mode pooling is not supported"
+    if isinstance(module, nn.MaxPool2d):
+        if module.dilation not in (1, (1, 1)):
+            return "dilated max pooling is not supported"
+        if module.return_indices:
+            return "max pooling that returns indices is not a layer"
+    return None
+
+
+def shape_layer(module: nn.AvgPool2d | nn.MaxPool2d | nn.Flatten, where: str) -> S.Layer:
+    """The spec layer of a torch AvgPool2d, MaxPool2d or Flatten (shared by conversion and
+    extraction)."""
     if isinstance(module, nn.Flatten):
         if module.start_dim != 1 or module.end_dim != -1:
             raise SpecError(f"{where}: only Flatten(1, -1) is supported")
         return S.Flatten()
-    if module.padding not in (0, (0, 0)) or module.ceil_mode:
-        raise SpecError(f"{where}: padded or ceil-mode pooling is not supported")
-    stride = module.stride if module.stride is not None else module.kernel_size
-    return S.AvgPool2d(_pair(module.kernel_size), _pair(stride))
+    problem = pool_problem(module)
+    if problem:
+        raise SpecError(f"{where}: {problem}")
+    stride = module.stride if module.stride not in (None, (), []) else module.kernel_size
+    cls = S.MaxPool2d if isinstance(module, nn.MaxPool2d) else S.AvgPool2d
+    return cls(_pair(module.kernel_size), _pair(stride))
 
 
 def _flatten(module: nn.Module, prefix: str = "") -> list[tuple[str, nn.Module]]:
@@ -76,8 +98,8 @@ def _flatten(module: nn.Module, prefix: str = "") -> list[tuple[str, nn.Module]]
 
 def _unsupported(name: str, module: nn.Module, why: str | None = None) -> ConfigError:
     reason = why or _ADVICE.get(type(module)) or (
-        "not a layer the network spec describes (Conv2d, Linear, AvgPool2d, Flatten, ReLU, "
-        "ClippedReLU, QCFS, Dropout)")
+        "not a layer the network spec describes (Conv2d, Linear, AvgPool2d, MaxPool2d, Flatten, "
+        "ReLU, ClippedReLU, QCFS, Dropout)")
     return ConfigError(f"cannot convert layer {name!r} ({type(module).__name__}): {reason}")
 
 
@@ -100,16 +122,21 @@ def read_chain(model: nn.Module) -> LayerChain:
         elif isinstance(m, nn.Linear):
             stages.append(WeightedStage(name, m))
         elif isinstance(m, ACTIVATIONS):
-            if not stages or stages[-1].activation is not None or stages[-1].after:
-                raise _unsupported(name, m, "an activation must directly follow a Conv2d or "
-                                            "Linear layer (pooling goes after the activation)")
+            if not stages or stages[-1].activation is not None or any(
+                    not isinstance(p, nn.MaxPool2d) for _, p in stages[-1].after):
+                raise _unsupported(name, m, "an activation must follow a Conv2d or Linear layer "
+                                            "directly or through max pooling (average pooling "
+                                            "goes after the activation)")
             stages[-1].activation, stages[-1].activation_name = m, name
-        elif isinstance(m, (nn.AvgPool2d, nn.Flatten)):
-            if isinstance(m, nn.AvgPool2d) and (m.padding not in (0, (0, 0)) or m.ceil_mode):
-                raise _unsupported(name, m, "padded or ceil-mode pooling is not supported")
-            if stages and stages[-1].activation is None:
-                raise _unsupported(name, m, "pooling or flattening between a weighted layer and "
-                                            "its activation cannot be expressed with spikes")
+        elif isinstance(m, (nn.AvgPool2d, nn.MaxPool2d, nn.Flatten)):
+            problem = None if isinstance(m, nn.Flatten) else pool_problem(m)
+            if problem:
+                raise _unsupported(name, m, problem)
+            if stages and stages[-1].activation is None and not isinstance(m, nn.MaxPool2d):
+                raise _unsupported(name, m, "average pooling or flattening between a weighted "
+                                            "layer and its activation cannot be expressed with "
+                                            "spikes (max pooling can: it commutes with the "
+                                            "activation)")
             (stages[-1].after if stages else before).append((name, m))
         else:
             raise _unsupported(name, m)

@@ -91,15 +91,17 @@ def test_the_clip_of_a_clipped_relu_sets_the_datta_scale():
 
 
 @pytest.mark.parametrize("model, culprit", [
-    (nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-                   nn.Linear(18, 2)), r"layer '2' \(MaxPool2d\): max pooling"),
+    (nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.MaxPool2d(2, padding=1), nn.Flatten(),
+                   nn.Linear(32, 2)), r"layer '2' \(MaxPool2d\): padded or ceil-mode"),
+    (nn.Sequential(nn.Conv2d(1, 2, 3), nn.MaxPool2d(2), nn.AvgPool2d(1), nn.ReLU()),
+     r"layer '2' \(AvgPool2d\): average pooling or flattening between"),
     (nn.Sequential(nn.Linear(6, 4), nn.Tanh(), nn.Linear(4, 2)), r"layer '1' \(Tanh\)"),
     (nn.Sequential(nn.Linear(6, 4), nn.ReLU(), nn.Sequential(nn.LSTM(4, 4)), nn.Linear(4, 2)),
      r"layer '2.0' \(LSTM\): recurrent"),
     (nn.Sequential(nn.Linear(6, 4), nn.ReLU(), nn.Linear(4, 2), nn.ReLU()),
      r"layer '3' \(ReLU\): the output layer must not have an activation"),
     (nn.Sequential(nn.Conv2d(1, 2, 3), nn.AvgPool2d(2), nn.ReLU()),
-     r"layer '1' \(AvgPool2d\): pooling or flattening between"),
+     r"layer '1' \(AvgPool2d\): average pooling or flattening between"),
     (nn.Sequential(nn.Conv2d(1, 2, 3, dilation=2), nn.ReLU(), nn.Flatten(), nn.Linear(32, 2)),
      r"layer '0' \(Conv2d\): only groups=1"),
 ])
@@ -127,3 +129,48 @@ def test_bad_arguments():
         dead[0].bias.fill_(-1.0)
     with pytest.raises(ConfigError, match=r"act|'1'.*dead layer|never exceed 0"):
         convert(dead, _data(), method="max")
+
+
+def _max_pool_cnn(activation_first: bool, act=nn.ReLU):
+    def block(cin, cout):
+        conv, pool = nn.Conv2d(cin, cout, 3, padding=1), nn.MaxPool2d(2)
+        return [conv, act(), pool] if activation_first else [conv, pool, act()]
+    return nn.Sequential(*block(1, 4), *block(4, 8), nn.Flatten(), nn.Linear(32, 10))
+
+
+@pytest.mark.parametrize("method", ["datta", "max"])
+def test_max_pooling_before_or_after_the_activation_converts_to_pooling_of_spikes(method):
+    """ReLU and max commute exactly, so both orders are one ANN and give one SNN; the neurons
+    are calibrated on the convolution's output, what they will receive."""
+    torch.manual_seed(0)
+    act = ClippedReLU if method == "datta" else nn.ReLU
+    after, before = _max_pool_cnn(True, act), _max_pool_cnn(False, act)
+    with torch.no_grad():  # the same parameters, in the same module order
+        for p, q in zip(before.parameters(), after.parameters(), strict=True):
+            p.copy_(q)
+    data = TensorDataset(torch.rand(64, 1, 8, 8), torch.zeros(64, dtype=torch.long))
+    x = data.tensors[0]
+    torch.testing.assert_close(before(x), after(x), rtol=0, atol=0)
+    spec_a, report_a = convert(after, data, method=method, timesteps=2)
+    spec_b, report_b = convert(before, data, method=method, timesteps=2)
+    assert [type(layer).__name__ for layer in spec_a.layers] == [
+        "Conv2d", "MaxPool2d", "Conv2d", "MaxPool2d", "Flatten", "Linear"]
+    assert spec_b.identical(spec_a)
+    assert [c.threshold for c in report_b.layers] == [c.threshold for c in report_a.layers]
+    if method == "max":  # the largest pre-activation of the conv, not of the pooled values
+        conv_out = after[0](x)
+        assert report_a.layers[0].threshold == pytest.approx(float(conv_out.max()))
+
+
+def test_a_max_pooled_cnn_converts_well_above_chance_on_digits_at_t2():
+    from leanspike.data import load_dataset
+    from leanspike.training import TrainConfig, train_ann
+
+    splits = load_dataset("digits")
+    torch.manual_seed(0)
+    ann = _max_pool_cnn(True, ClippedReLU)
+    train_ann(ann, splits, TrainConfig(epochs=10, device="cpu"), progress=False)
+    spec, _ = convert(ann, splits.train, method="datta", timesteps=2)
+    x, y = splits.test.tensors
+    accuracy = float((simulate(spec, x).output.argmax(1) == y).float().mean())
+    assert accuracy > 0.8  # chance: 0.1
