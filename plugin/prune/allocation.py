@@ -54,13 +54,18 @@ def allocate(allocation: str | Sequence[float], sizes: Sequence[int], target: fl
         return None
     if allocation == "balanced":
         return balanced_sparsity(sizes, target)
-    values = [float(x) for x in allocation]
-    if len(values) != len(sizes):
-        raise ConfigError(f"allocation has {len(values)} sparsities for {len(sizes)} "
-                          f"prunable layers")
+    return check_layer_sparsities(allocation, len(sizes), "allocation", "prunable layers")
+
+
+def check_layer_sparsities(values: Sequence[float], count: int, name: str, of: str
+                           ) -> list[float]:
+    """One sparsity in [0, 1) for each of ``count`` layers; errors say ``name`` and ``of``."""
+    values = [float(x) for x in values]
+    if len(values) != count:
+        raise ConfigError(f"{name} has {len(values)} sparsities for {count} {of}")
     bad = [x for x in values if not 0 <= x < 1]
     if bad:
-        raise ConfigError(f"target sparsity must be in [0, 1), got {bad[0]}")
+        raise ConfigError(f"{name}: a target sparsity must be in [0, 1), got {bad[0]}")
     return values
 
 

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from leanspike.errors import ConfigError
+from leanspike.prune.allocation import check_layer_sparsities
 from leanspike.prune.state import snapshot
 
 
@@ -111,14 +112,7 @@ class RewiringOptimizer(torch.optim.Optimizer):
 
     @staticmethod
     def _check_layer_sparsity(layer_sparsity: Sequence[float], count: int) -> list[float]:
-        values = [float(x) for x in layer_sparsity]
-        if len(values) != count:
-            raise ConfigError(f"layer_sparsity has {len(values)} values for {count} rewired "
-                              f"weights")
-        bad = [x for x in values if not 0 <= x < 1]
-        if bad:
-            raise ConfigError(f"layer_sparsity values must be in [0, 1), got {bad[0]}")
-        return values
+        return check_layer_sparsities(layer_sparsity, count, "layer_sparsity", "rewired weights")
 
     def planned_sparsity(self, target: float) -> float:
         """Where the sparsity is steered after ``steps``: Zhu & Gupta's cubic ramp to the

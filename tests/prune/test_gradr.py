@@ -116,7 +116,7 @@ def test_a_layer_kept_whole_has_no_prior():
 
 def test_layer_targets_must_match_the_weights():
     w, v = nn.Parameter(torch.ones(3)), nn.Parameter(torch.ones(3))
-    with pytest.raises(ConfigError, match="2 values for 1 rewired"):
+    with pytest.raises(ConfigError, match="2 sparsities for 1 rewired"):
         GradR([w], target_sparsity=0.9, alpha=1.0, layer_sparsity=[0.9, 0.9])
     with pytest.raises(ConfigError, match=r"must be in \[0, 1\)"):
         GradR([w, v], target_sparsity=0.9, alpha=1.0, layer_sparsity=[0.9, 1.0])

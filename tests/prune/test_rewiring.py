@@ -40,7 +40,7 @@ def test_every_rewiring_optimiser_shares_the_ramp_events_and_masks(cls):
 @pytest.mark.parametrize("cls", [GradR, STDS])
 def test_bad_layer_targets_name_the_problem(cls):
     w, v = torch.nn.Parameter(torch.randn(4, 4)), torch.nn.Parameter(torch.randn(4))
-    with pytest.raises(ConfigError, match="2 values for 1 rewired"):
+    with pytest.raises(ConfigError, match="2 sparsities for 1 rewired"):
         cls([w], target_sparsity=0.9, total_steps=10, layer_sparsity=[0.9, 0.9])
     with pytest.raises(ConfigError, match=r"\[0, 1\), got 1.0"):
         cls([w, v], target_sparsity=0.9, total_steps=10, layer_sparsity=[0.9, 1.0])
