@@ -132,10 +132,6 @@ def _neuron(name: str, m: nn.Module, output: bool, surrogate: str | None) -> nn.
         raise ConfigError(f"layer {name!r} (Leaky): reset_mechanism {m.reset_mechanism!r} is "
                           f"only allowed on the output layer")
     learn_threshold = isinstance(m.threshold, nn.Parameter) and m.threshold.requires_grad
-    if m.threshold.numel() != 1:
-        raise ConfigError(f"layer {name!r}: per-neuron thresholds given to snn.Leaky (shape "
-                          f"{tuple(m.threshold.shape)}) are not supported yet; use one "
-                          f"threshold per layer")
     return SpecLeaky(beta, m.threshold.detach(), reset_mechanism=m.reset_mechanism,
                      amplitude=float(m.graded_spikes_factor), surrogate=surrogate,
                      spike_grad=None if surrogate else m.spike_grad,

@@ -254,5 +254,22 @@ def to_spec(network: SpikingNetwork) -> S.NetworkSpec:
                                                  v_init=_scalar_or_tensor(module.v_init))
         else:
             layers.append(_spec_layer(module, i))
-    return S.NetworkSpec(network.input_shape, layers, network.timesteps,
-                         metadata=dict(network.metadata)).validate()
+    spec = S.NetworkSpec(network.input_shape, layers, network.timesteps,
+                         metadata=dict(network.metadata))
+    _per_neuron(spec)
+    return spec.validate()
+
+
+def _per_neuron(spec: S.NetworkSpec) -> None:
+    """Per-channel neuron parameters (a threshold or v_init of shape [C, 1, 1] for a conv, as
+    snnTorch users broadcast them) written out per neuron, the shape the spec stores."""
+    for layer, shape in zip(spec.layers, spec.layer_shapes(), strict=True):
+        neuron = getattr(layer, "neuron", None)
+        for name in ("threshold", "v_init"):
+            value = getattr(neuron, name, None)
+            if isinstance(value, torch.Tensor) and tuple(value.shape) != shape:
+                try:
+                    setattr(neuron, name, torch.broadcast_to(value, shape).clone())
+                except RuntimeError:
+                    raise SpecError(f"{name} of shape {tuple(value.shape)} does not broadcast "
+                                    f"to its layer's output {shape}") from None

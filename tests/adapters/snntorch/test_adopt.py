@@ -284,3 +284,25 @@ def test_a_28x28_conv_tutorial_model_goes_to_lava(digits28):
     report = verify(pruned.spec, x, backend="lava-fixed",
                     calibration=digits28.train.tensors[0][:200])
     assert report.agree, str(report)
+
+
+def test_per_channel_thresholds_and_learnt_parameters_are_kept(digits):
+    torch.manual_seed(0)
+    threshold = torch.rand(4, 1, 1) + 0.5  # one per conv channel, broadcast as snnTorch does
+    model = nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1),
+        snn.Leaky(beta=0.8, threshold=threshold, learn_threshold=True, learn_beta=True,
+                  init_hidden=True, reset_delay=False, graded_spikes_factor=0.5),
+        nn.AvgPool2d(2), nn.Flatten(), nn.Linear(64, 10), _leaky(output=True))
+    net = adopt(model, (1, 8, 8), 2)
+    neuron = net.layers[1]
+    assert isinstance(neuron.threshold, nn.Parameter) and isinstance(neuron.beta, nn.Parameter)
+    assert neuron.graded_spikes_factor == 0.5
+    spec = to_spec(net)
+    assert spec.layers[0].neuron.threshold.shape == (4, 8, 8)
+    x = digits.test.tensors[0][:16]
+    with torch.no_grad():
+        ours = net.run(x)
+    ref = simulate(spec, x)
+    assert torch.allclose(ours.logits, ref.output, atol=1e-5)
+    assert torch.equal(ours.spikes[0], ref.spikes[0])
