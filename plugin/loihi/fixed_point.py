@@ -88,7 +88,8 @@ class FixedStage:
         if self.kind == "dense":
             a = torch.round(x.flatten(1) @ w.t()).to(torch.int64)
             return a.reshape(x.shape[0], *self.stage.output_shape)
-        a = torch.round(F.conv2d(x, w, stride=self.stage.stride, padding=self.stage.padding))
+        a = torch.round(F.conv2d(x, w, stride=self.stage.stride, padding=self.stage.padding,
+                                 groups=self.stage.groups))
         return wrap(a.to(torch.int64), 24)
 
     def real_threshold(self) -> torch.Tensor | None:

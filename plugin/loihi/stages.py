@@ -9,6 +9,15 @@ no spike amplitude: a spike is a 1. So each weighted layer absorbs what comes be
 - anything else before a layer (pool + flatten before a ``Linear``, an irregular pool before a
   conv) is folded into a dense matrix, computed by pushing the identity through the ops.
 
+Max pooling of spikes is not a fold but a stage of its own, a pooling population: one neuron
+per window, fed by a fixed sum pooling (a grouped convolution with unit weights, each channel
+onto itself), threshold 1/2 of a spike, reset to zero, no leak, starting at 0. Its potential is
+the number of the window's inputs that spiked this step, so it fires exactly when one did (the
+OR), in float and in Loihi integers alike, and is back at 0 after every step. Its spike stands
+for the amplitude of the LIF layer before it, which goes into the next layer's weights as
+always. It costs one synaptic hop (one time step of latency on Lava). Max pooling of anything
+but spikes (the analog input, averaged spikes) has no such population and is refused.
+
 All folding is exact in real arithmetic; weights are kept in float64 so that it adds no
 rounding worth the name. ``leanspike.loihi.emulate`` runs stages and is tested equal to
 ``leanspike.reference.simulate``.
@@ -27,6 +36,10 @@ from leanspike.errors import SpecError
 
 # Materialising a dense matrix beyond this many entries is refused with a clear error.
 MAX_DENSE_ENTRIES = 64_000_000
+# A pooling neuron's threshold, in units of one incoming spike: any spike of the window fires it.
+POOL_THRESHOLD = 0.5
+# Lava's Conv (and so lava-dl netx) keeps a convolution's groups in an int8
+MAX_LAVA_GROUPS = 127
 
 
 @dataclass(eq=False)
@@ -51,6 +64,7 @@ class Stage:
     leak: float
     reset: str
     v_init: torch.Tensor           # float64, output shape
+    groups: int = 1                # conv stages: input and output channels split in groups
 
     @property
     def fan_in(self) -> int:
@@ -72,7 +86,23 @@ class Stage:
         w = w.to(x.dtype)
         if self.kind == "dense":
             return (x.flatten(1) @ w.t()).reshape(x.shape[0], *self.output_shape)
-        return F.conv2d(x, w, stride=self.stride, padding=self.padding)
+        return F.conv2d(x, w, stride=self.stride, padding=self.padding, groups=self.groups)
+
+
+def split_groups(weight: torch.Tensor, groups: int, max_groups: int = MAX_LAVA_GROUPS
+                 ) -> tuple[torch.Tensor, int]:
+    """The same grouped convolution with at most ``max_groups`` groups: neighbouring groups
+    merged into one with block-diagonal weights (zeros between them). Returns (weight, groups)."""
+    if groups <= max_groups:
+        return weight, groups
+    merged = max(d for d in range(1, max_groups + 1) if groups % d == 0)
+    per = groups // merged                 # old groups per new group
+    out_g, in_g = weight.shape[0] // groups, weight.shape[1]
+    new = torch.zeros(weight.shape[0], in_g * per, *weight.shape[2:], dtype=weight.dtype)
+    for g in range(groups):
+        k = g % per                        # its place among the new group's inputs
+        new[g * out_g:(g + 1) * out_g, k * in_g:(k + 1) * in_g] = weight[g * out_g:(g + 1) * out_g]
+    return new, merged
 
 
 def _per_neuron(value, shape: tuple[int, ...]) -> torch.Tensor:
@@ -131,15 +161,57 @@ def _dense_through(ops: list, in_shape: tuple[int, ...], layer: S.Linear | S.Con
     return matrix, mask
 
 
+def _pool_stage(index: int, pool: S.MaxPool2d, in_shape: tuple[int, ...],
+                out_shape: tuple[int, ...], kind: str) -> Stage:
+    """The pooling population of a max pooling of spikes (see the module docstring); ``kind``
+    "dense" when the spikes come from a dense stage (a flat vector on Lava)."""
+    c = in_shape[0]
+    weight = torch.ones(c, 1, *pool.kernel_size, dtype=torch.float64)
+    groups, stride = c, tuple(pool.stride)
+    if kind == "dense":
+        n_in = math.prod(in_shape)
+        eye = torch.eye(n_in, dtype=torch.float64).reshape(n_in, *in_shape)
+        weight = F.conv2d(eye, weight, stride=stride, groups=c).flatten(1).t().contiguous()
+        groups, stride = 1, (1, 1)
+    zeros = torch.zeros(out_shape, dtype=torch.float64)
+    return Stage(layer_index=index, kind=kind, input_shape=in_shape, output_shape=out_shape,
+                 weight=weight, mask=None, stride=stride, padding=(0, 0), bias=zeros,
+                 spiking=True, threshold=torch.full(out_shape, POOL_THRESHOLD,
+                                                    dtype=torch.float64),
+                 leak=1.0, reset="zero", v_init=zeros.clone(), groups=groups)
+
+
+def _refuse_max_pool(spec: S.NetworkSpec, index: int) -> SpecError:
+    where = f"layers[{index}] (MaxPool2d)"
+    before = [type(layer).__name__ for layer in spec.layers[:index]]
+    if not any(isinstance(layer, S.WEIGHTED) for layer in spec.layers[:index]):
+        return SpecError(f"{where}: max pooling of the network's analog input cannot be "
+                         f"deployed: Loihi receives the input as graded spikes and its synapses "
+                         f"sum, they take no max. Pool the data before it enters the network, or "
+                         f"pool after the first neuron layer")
+    return SpecError(f"{where}: max pooling after {before[-1]} pools values that are not spikes "
+                     f"(a max of averages), which a Loihi neuron cannot compute; put the max "
+                     f"pooling directly after the LIF layer")
+
+
 def to_stages(spec: S.NetworkSpec) -> list[Stage]:
-    """The spec's weighted layers as hardware stages, pooling/flatten/amplitude folded in."""
+    """The spec's weighted layers as hardware stages, pooling/flatten/amplitude folded in, and
+    each max pooling of spikes as a pooling population of its own."""
     S.validate(spec)
     shapes = spec.layer_shapes()
+    spike_outputs = set(spec.spiking_layers())
     stages: list[Stage] = []
     pending: list = []          # pools / flattens since the last weighted layer
     in_shape = tuple(spec.input_shape)  # what the next stage's synapses receive
     amplitude = 1.0
     for i, layer in enumerate(spec.layers):
+        if isinstance(layer, S.MaxPool2d):
+            if i not in spike_outputs:
+                raise _refuse_max_pool(spec, i)
+            # the pool's spike stands for the amplitude before it: ``amplitude`` stays
+            stages.append(_pool_stage(i, layer, in_shape, tuple(shapes[i]), stages[-1].kind))
+            in_shape = tuple(shapes[i])
+            continue
         if not isinstance(layer, S.WEIGHTED):
             pending.append(layer)
             continue

@@ -67,3 +67,22 @@ def test_a_full_decay_is_refused(make_mlp_spec):
     spec.layers[0].neuron.leak = 0.0
     with pytest.raises(ConfigError, match=r"layers\[0\].*leak"):
         _net(spec)
+
+
+@pytest.mark.parametrize("timesteps", [1, 3])
+def test_a_pooling_population_is_an_exact_or_in_loihi_integers(make_maxpool_spec, timesteps):
+    import torch.nn.functional as F
+
+    spec = make_maxpool_spec(timesteps=timesteps)
+    net, x = _net(spec)
+    pool = net.stages[1]
+    # a spike is 254 weight units, the threshold half of it: any spike of the window fires
+    assert pool.weight.unique().tolist() == [254] and pool.vth.unique().tolist() == [127]
+    assert pool.weight_exp == 0 and pool.dv == 0 and not pool.bias_mant.any()
+    fixed, _ = emulate_fixed(net, x)
+    for lif, pooled in ((0, 1), (2, 3)):
+        layer = spec.layers[pooled]
+        s = fixed.spikes[lif]
+        want = F.max_pool2d(s.flatten(0, 1), layer.kernel_size, layer.stride)
+        assert torch.equal(fixed.spikes[pooled], want.reshape(*s.shape[:2], *want.shape[1:]))
+    assert 0 < fixed.spikes[1].mean() < 1

@@ -76,3 +76,22 @@ def test_snapping_moves_values_by_at_most_half_a_step(make_conv_spec):
             float(a.weight.abs().max()), rel=0.01)
         if a.bias is not None:
             assert float((a.bias - b.bias).abs().max()) <= fs.unit / 2 + 1e-9
+
+
+@pytest.mark.parametrize("timesteps", [1, 3])
+def test_a_max_pooled_spec_snaps_to_the_network_the_chip_runs(make_maxpool_spec, timesteps):
+    """The pooling populations are exact in integers: snapping leaves the pools alone and the
+    layer after a pool gets the amplitude before it, as in float."""
+    spec = _no_leak(make_maxpool_spec(timesteps=timesteps))
+    snapped, _ = snap_to_fixed_point(spec, input_range=RANGE)
+    assert isinstance(snapped.layers[1], S.MaxPool2d) and isinstance(snapped.layers[3], S.MaxPool2d)
+    fixed = quantize(to_stages(snapped), input_range=RANGE, timesteps=timesteps)
+    twice, fixed_twice = snap_to_fixed_point(snapped, input_range=RANGE)
+    assert _same(_integers(fixed), _integers(fixed_twice))
+    x = _lattice_inputs(spec)
+    twin = emulate_float(to_stages(snapped), x, timesteps)
+    chip, _ = emulate_fixed(fixed, x)
+    assert set(chip.spikes) == {0, 1, 2, 3}
+    for i in twin.spikes:
+        differ = float((twin.spikes[i] != chip.spikes[i]).float().mean())
+        assert differ < 0.002, f"layers[{i}]: {differ:.2%} of spikes differ"
