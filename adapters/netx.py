@@ -12,6 +12,12 @@ so T = 1 exports are exact (when the decayed initial potential is a whole bias m
 it always is without leak). At T > 1 a network with reset by subtraction or a non-zero initial
 potential is exported with those approximated, and a ``NetxApproximationWarning`` says so.
 The output layer becomes a neuron whose threshold is never reached; read its potential.
+
+netx has no pooling layer that lava-dl 0.6.0 loads ("pool" raises NotImplementedError), but a
+max pooling of spikes needs none: its pooling population (``leanspike.loihi.stages``) is an
+ordinary conv layer of the file, grouped (each channel onto itself) with unit weights, and a
+CUBA neuron with threshold half a spike. netx's own neuron resets to zero and starts at 0, which
+is exactly that population's, so it is exact at any T.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ import torch
 from leanspike.atomic import atomic_write
 from leanspike.errors import ConfigError
 from leanspike.loihi import fixed_point as fx
-from leanspike.loihi.stages import uniform
+from leanspike.loihi.stages import split_groups, uniform
 
 NEVER_FIRES = (1 << 17) - 1  # the largest vThMant: the output layer only integrates
 
@@ -107,6 +113,7 @@ def write_netx(net: fx.FixedNetwork, path: str | os.PathLike) -> Path:
             g = new_group(st.kind)
             g.create_dataset("shape", data=np.array(st.output_shape, dtype=np.int64))
             weight = fs.weight if st.mask is None else fs.weight * st.mask
+            weight, groups = split_groups(weight, st.groups)  # Lava keeps groups in an int8
             g.create_dataset("weight", data=weight.numpy().astype(np.int64))
             bias = fs.bias_mant.clone()
             if net.timesteps == 1:
@@ -124,7 +131,7 @@ def write_netx(net: fx.FixedNetwork, path: str | os.PathLike) -> Path:
                 g.create_dataset("stride", data=np.array(st.stride, dtype=np.int64))
                 g.create_dataset("padding", data=np.array(st.padding, dtype=np.int64))
                 g.create_dataset("dilation", data=np.array([1, 1], dtype=np.int64))
-                g.create_dataset("groups", data=np.int64(1))
+                g.create_dataset("groups", data=np.int64(groups))
             else:
                 g.create_dataset("bias", data=bias.numpy().astype(np.int64))
             n = g.create_group("neuron")

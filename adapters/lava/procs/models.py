@@ -28,6 +28,7 @@ from leanspike.adapters.lava.layout import StageLayout, conv_kernel_to_lava, pai
 from leanspike.adapters.lava.procs.process import Readout, SpecNetwork, SpecNeuron, StreamInput
 from leanspike.loihi.emulate import lif_float
 from leanspike.loihi.fixed_point import FixedStage, lif_fixed
+from leanspike.loihi.stages import split_groups
 
 FLOAT_MESSAGE_BITS = 24  # any value > 0 makes Lava's synapses weigh graded payloads
 
@@ -216,7 +217,8 @@ def neuron_params(stage, layout: StageLayout) -> dict:
 
 
 def build_synapse(stage, layout: StageLayout, message_bits: int):
-    """Lava's Dense, Sparse (masked dense) or Conv process for a stage."""
+    """Lava's Dense, Sparse (masked dense) or Conv process for a stage (grouped for a pooling
+    population)."""
     if isinstance(stage, FixedStage):
         st = stage.stage
         weight = stage.weight.clone()
@@ -231,9 +233,11 @@ def build_synapse(stage, layout: StageLayout, message_bits: int):
             extra = {}
         if st.mask is not None:
             weight = weight * st.mask
+        weight, groups = split_groups(weight, st.groups)  # Lava keeps groups in an int8
         return Conv(weight=conv_kernel_to_lava(weight).astype(dtype),
                     input_shape=layout.input_shape, padding=pair_to_lava(st.padding),
-                    stride=pair_to_lava(st.stride), num_message_bits=message_bits, **extra)
+                    stride=pair_to_lava(st.stride), groups=groups,
+                    num_message_bits=message_bits, **extra)
     w = weight.numpy().astype(dtype)
     if st.mask is not None:
         live = st.mask.numpy()
