@@ -25,10 +25,13 @@ from torch import fx, nn
 
 from leanspike.errors import ConfigError
 
-# torch modules a step may hold as they are; everything else must be a neuron or is refused
-LAYER_MODULES = (nn.Conv1d, nn.Conv2d, nn.Linear, nn.AvgPool1d, nn.AvgPool2d, nn.MaxPool1d,
-                 nn.MaxPool2d, nn.Flatten, nn.BatchNorm1d, nn.BatchNorm2d, nn.Dropout,
-                 nn.Identity, nn.ReLU)
+# what to write instead of torch layers a network spec cannot describe (callers refuse them)
+ADVICE = {
+    nn.AdaptiveAvgPool2d: "use an AvgPool2d with a fixed kernel",
+    nn.LSTM: "recurrent layers are not feed-forward",
+    nn.GRU: "recurrent layers are not feed-forward",
+    nn.RNN: "recurrent layers are not feed-forward",
+}
 # pooling arguments fx writes out at their defaults; any other value is refused
 _POOL_DEFAULTS = {"ceil_mode": False, "dilation": 1, "return_indices": False,
                   "count_include_pad": True, "divisor_override": None}
@@ -61,18 +64,21 @@ class Capture:
 
 
 class _Tracer(fx.Tracer):
-    def __init__(self, is_neuron: Callable[[nn.Module], bool]):
+    def __init__(self, is_neuron: Callable[[nn.Module], bool], leaves: tuple[type, ...]):
         super().__init__()
         self.is_neuron = is_neuron
+        self.leaves = leaves
 
     def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
-        return self.is_neuron(m) or super().is_leaf_module(m, qualname)
+        return self.is_neuron(m) or isinstance(m, self.leaves) or \
+            super().is_leaf_module(m, qualname)
 
 
-def trace(model: nn.Module, is_neuron: Callable[[nn.Module], bool]) -> fx.GraphModule:
-    """``model`` as an fx graph, neurons left whole; an error that says what to do when the
-    forward cannot be read."""
-    tracer = _Tracer(is_neuron)
+def trace(model: nn.Module, is_neuron: Callable[[nn.Module], bool],
+          leaves: tuple[type, ...] = ()) -> fx.GraphModule:
+    """``model`` as an fx graph, neurons (and ``leaves``) left whole; an error that says what
+    to do when the forward cannot be read."""
+    tracer = _Tracer(is_neuron, leaves)
     try:
         graph = tracer.trace(model)
     except Exception as exc:  # fx raises TraceError, TypeError, AttributeError...
@@ -156,12 +162,15 @@ def _is_shape_query(node: fx.Node) -> bool:
         and isinstance(node.args[0], fx.Node) and _is_shape_query(node.args[0]))
 
 
-def capture(model: nn.Module, is_neuron: Callable[[nn.Module], bool],
-            neuron_state: Callable[[nn.Module], bool] = lambda m: True) -> Capture:
+def capture(model: nn.Module, is_neuron: Callable[[nn.Module], bool] = lambda m: False,
+            neuron_state: Callable[[nn.Module], bool] = lambda m: True, *,
+            leaves: tuple[type, ...] = (), neurons_required: bool = True) -> Capture:
     """The per-step chain of ``model``. ``is_neuron(m)`` says which modules are neurons;
     ``neuron_state(m)`` whether a neuron returns ``(spikes, state)`` rather than spikes alone
-    (snnTorch: always with init_hidden=False, with init_hidden=True only for output=True)."""
-    gm = trace(model, is_neuron)
+    (snnTorch: always with init_hidden=False, with init_hidden=True only for output=True).
+    ``leaves``: more module types read as layers, whole (an ANN's own activations); an ANN
+    has no neurons (``neurons_required=False``) and one step."""
+    gm = trace(model, is_neuron, leaves)
     modules = dict(gm.named_modules())
     placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
     if not placeholders:
@@ -181,6 +190,12 @@ def capture(model: nn.Module, is_neuron: Callable[[nn.Module], bool],
 
     def where(node: fx.Node) -> str:
         return f"layer {node.target!r}" if node.op == "call_module" else node.name
+
+    def inside(node: fx.Node) -> str:
+        """ " in 'block' (Type)": the innermost user module (not a container) holding it."""
+        stack = [(path, cls) for path, cls in node.meta.get("nn_module_stack", {}).values()
+                 if cls is not nn.Sequential and path != node.target]
+        return f" in {stack[-1][0]!r} ({stack[-1][1].__name__})" if stack else ""
 
     def describe(node: fx.Node) -> str:
         """A node as the user wrote it: a module's name, or which output of a neuron."""
@@ -212,7 +227,8 @@ def capture(model: nn.Module, is_neuron: Callable[[nn.Module], bool],
                               f"init_hidden=True")
         if k != DATA or value is not head:
             src = describe(value) if isinstance(value, fx.Node) else repr(value)
-            raise ConfigError(f"{where(node)}: reads {src}, not the layer before it; only a "
+            raise ConfigError(f"{where(node)}{inside(node)}: reads {src}, not the layer before "
+                              f"it; only a "
                               f"chain of layers (each fed by the previous one, the first by the "
                               f"input) can be read. Residual or branching networks are not "
                               f"supported yet")
@@ -264,12 +280,8 @@ def capture(model: nn.Module, is_neuron: Callable[[nn.Module], bool],
                 steps.append(Step(name, m, neuron=True, source=type(m).__name__))
             continue
         if node.op == "call_module":
-            m = modules[node.target]
-            if not isinstance(m, LAYER_MODULES):
-                raise ConfigError(f"cannot read layer {node.target!r} ({type(m).__name__}): not "
-                                  f"a layer the network spec describes (Conv, Linear, pooling, "
-                                  f"Flatten, batch norm, Dropout, Identity, or a neuron)")
-            layer, source = m, type(m).__name__
+            layer = modules[node.target]  # whether the spec describes it is the caller's call
+            source = type(layer).__name__
         else:
             found = _functional_module(node) if node.args and isinstance(
                 node.args[0], fx.Node) and kind.get(node.args[0], (CONST,))[0] in (
@@ -279,12 +291,17 @@ def capture(model: nn.Module, is_neuron: Callable[[nn.Module], bool],
                         node.op == "call_method" and node.target == "append"):
                     kind[node] = (CONST,)  # recording outputs over time
                     continue
-                uses_data = any(kind.get(a, (CONST,))[0] in (INPUT, DATA, STATE, "neuron")
-                                for a in node.all_input_nodes)
-                if not uses_data:
+                data_args = [a for a in node.all_input_nodes
+                             if kind.get(a, (CONST,))[0] in (INPUT, DATA, STATE, "neuron")]
+                if not data_args:
                     kind[node] = (CONST,)
                     continue
                 op = getattr(node.target, "__name__", node.target)
+                if len(data_args) > 1:
+                    raise ConfigError(f"{node.name}{inside(node)}: {op} joins two branches (a "
+                                      f"residual or branching connection); the network spec "
+                                      f"is a chain of layers, residual networks are not "
+                                      f"supported yet")
                 raise ConfigError(f"cannot read operation {node.name} ({node.op} {op}): not a "
                                   f"layer the network spec describes; write it as a module "
                                   f"(nn.Conv2d, nn.AvgPool2d, nn.Flatten, ...) or a supported "
@@ -300,7 +317,9 @@ def capture(model: nn.Module, is_neuron: Callable[[nn.Module], bool],
                           source=source))
 
     if not neuron_calls:
-        raise ConfigError(f"{type(model).__name__} has no neuron")
+        if neurons_required:
+            raise ConfigError(f"{type(model).__name__} has no neuron")
+        return Capture(steps, None, bool(per_step_input), set())
     loops = set(neuron_calls.values())
     if len(loops) != 1:
         raise ConfigError(f"the neurons are called different numbers of times per forward "

@@ -35,7 +35,7 @@ from torch import nn
 
 from leanspike.adapters.snntorch.network import BATCH_NORMS, SpikingNetwork
 from leanspike.adapters.snntorch.neurons import SpecIntegrator, SpecLeaky
-from leanspike.capture import Capture, capture
+from leanspike.capture import ADVICE, Capture, capture
 from leanspike.errors import ConfigError
 
 WEIGHTED = (nn.Conv2d, nn.Linear)
@@ -205,8 +205,9 @@ def adopt(model: nn.Module, input_shape: tuple[int, ...], timesteps: int | None 
         elif isinstance(m, (nn.AvgPool2d, nn.MaxPool2d, nn.Flatten)):
             layers.append(m)
         else:
-            raise ConfigError(f"cannot adopt layer {name!r} ({type(m).__name__}): not a layer "
-                              f"the network spec describes")
+            why = ADVICE.get(type(m), "not a layer the network spec describes (Conv2d, Linear, "
+                                      "pooling, Flatten, batch norm, Dropout, snn.Leaky)")
+            raise ConfigError(f"cannot adopt layer {name!r} ({type(m).__name__}): {why}")
     if delayed:
         warnings.warn(f"neurons {delayed} use snnTorch's reset_delay=True (reset one step after "
                       f"the spike); the adopted network resets on the step it fires, as the "

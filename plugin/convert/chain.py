@@ -1,6 +1,8 @@
 """Read a trained ANN as the chain of layers a network spec can describe.
 
-Accepted: an ``nn.Sequential`` (nested ones are flattened) of Conv2d / Linear with their
+Accepted: any module whose forward is a chain (an ``nn.Sequential``, nested or not, or a custom
+``forward``; read with ``leanspike.capture``, so ``F.relu``, ``F.avg_pool2d``, ``F.max_pool2d``,
+``torch.flatten`` and ``x.view(B, -1)`` count as layers) of Conv2d / Linear with their
 activation (ReLU, ClippedReLU, QCFS), AvgPool2d, MaxPool2d and Flatten between them, Dropout and
 Identity (dropped: they are the identity at inference). Batch norm is folded first. Anything
 else is refused with the layer's name, because converting it silently would change what the
@@ -16,22 +18,21 @@ with an activation and must follow it.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 
 from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval, fuse_linear_bn_eval
 
 from leanspike import spec as S
 from leanspike.activations import QCFS, ClippedReLU
+from leanspike.capture import ADVICE, capture
 from leanspike.errors import ConfigError, SpecError
-from leanspike.zoo.batchnorm import fold_batch_norm
 
 ACTIVATIONS = (nn.ReLU, ClippedReLU, QCFS)
+_FUSIONS = ((nn.Conv2d, nn.BatchNorm2d, fuse_conv_bn_eval),
+            (nn.Linear, nn.BatchNorm1d, fuse_linear_bn_eval))
 _IGNORED = (nn.Dropout, nn.Identity)
-_ADVICE = {
-    nn.AdaptiveAvgPool2d: "use an AvgPool2d with a fixed kernel",
-    nn.LSTM: "recurrent layers are not feed-forward",
-    nn.GRU: "recurrent layers are not feed-forward",
-}
 
 
 @dataclass
@@ -85,33 +86,41 @@ def shape_layer(module: nn.AvgPool2d | nn.MaxPool2d | nn.Flatten, where: str) ->
     return cls(_pair(module.kernel_size), _pair(stride))
 
 
-def _flatten(module: nn.Module, prefix: str = "") -> list[tuple[str, nn.Module]]:
-    out = []
-    for name, child in module.named_children():
-        full = f"{prefix}{name}"
-        if isinstance(child, nn.Sequential):
-            out.extend(_flatten(child, f"{full}."))
-        else:
-            out.append((full, child))
-    return out
-
-
 def _unsupported(name: str, module: nn.Module, why: str | None = None) -> ConfigError:
-    reason = why or _ADVICE.get(type(module)) or (
+    reason = why or ADVICE.get(type(module)) or (
         "not a layer the network spec describes (Conv2d, Linear, AvgPool2d, MaxPool2d, Flatten, "
         "ReLU, ClippedReLU, QCFS, Dropout)")
     return ConfigError(f"cannot convert layer {name!r} ({type(module).__name__}): {reason}")
 
 
+def _read_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """The model's layers in the order its forward runs them (``leanspike.capture``: an
+    nn.Sequential, nested or not, or any module whose forward is a chain, with functional
+    calls as layers), on a copy, with every Conv/Linear -> BatchNorm pair folded."""
+    model = copy.deepcopy(model).eval()
+    steps = capture(model, leaves=ACTIVATIONS, neurons_required=False).steps
+    items: list[tuple[str, nn.Module]] = []
+    for step in steps:
+        m, prev = step.module, items[-1][1] if items else None
+        fuse = next((f for w, bn, f in _FUSIONS if isinstance(prev, w) and isinstance(m, bn)),
+                    None)
+        if fuse is not None:
+            items[-1] = (items[-1][0], fuse(prev, m))
+        elif isinstance(m, nn.modules.batchnorm._BatchNorm):
+            raise ConfigError(f"cannot fold batch norm {step.name}: it does not directly "
+                              f"follow a Conv2d/Linear")
+        else:
+            items.append((step.name, m))
+    return items
+
+
 def read_chain(model: nn.Module) -> LayerChain:
     """Fold batch norm, then split the model into weighted stages; raise on anything else."""
-    if not isinstance(model, nn.Sequential):
-        raise ConfigError(f"cannot convert {type(model).__name__}: only feed-forward nn.Sequential "
-                          f"chains convert (residual networks are not supported yet)")
-    model = fold_batch_norm(model)
+    layers = _read_layers(model)
+    model = nn.Sequential(*(m for _, m in layers))  # the same computation, as one chain
     before: list[tuple[str, nn.Module]] = []
     stages: list[WeightedStage] = []
-    for name, m in _flatten(model):
+    for name, m in layers:
         if isinstance(m, _IGNORED):
             continue
         if isinstance(m, nn.Conv2d):
