@@ -26,9 +26,6 @@ sys.path.insert(0, str(HERE))
 import torch  # noqa: E402
 from common import RESULTS, median, write_result  # noqa: E402
 
-# benchmarks/lava.py would shadow the real `lava` package that the Lava check imports
-sys.path = [p for p in sys.path if Path(p or ".").resolve() != HERE]
-
 from leanspike.stdp import Pruning, STDPConfig, encode, run_stdp  # noqa: E402
 from leanspike.stdp.workflow import load_images  # noqa: E402
 

@@ -1,6 +1,6 @@
 """Lava deployment: accuracy, agreement with snnTorch and speed of every back-end, in one run.
 
-    python benchmarks/lava.py --out benchmarks/results/lava.json [--repeats 3]
+    python benchmarks/lava_backends.py --out benchmarks/results/lava.json [--repeats 3]
 
 A ReLU small CNN is trained on digits, converted with ``datta`` at T=2 and fine-tuned, then
 retrained at T=1 (IIR's last stage). Each network runs the whole test set on: snnTorch (the
@@ -15,20 +15,16 @@ of ``--seeds`` seeds (ANN training, conversion and retraining) and summarised by
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 import tempfile
 import time
 import warnings
 from pathlib import Path
 
-# This file is named lava.py: its folder must not be on sys.path, or it shadows the real `lava`.
 HERE = Path(__file__).resolve().parent
-sys.path = [p for p in sys.path if Path(p or ".").resolve() != HERE]
-_spec = importlib.util.spec_from_file_location("common", HERE / "common.py")
-common = importlib.util.module_from_spec(_spec)
-sys.modules["common"] = common
-_spec.loader.exec_module(common)
+sys.path.insert(0, str(HERE))
+import common  # noqa: E402
+
 add_common_arguments, median, seed_splits = (common.add_common_arguments, common.median,
                                              common.seed_splits)
 trained_ann, write_result = common.trained_ann, common.write_result

@@ -11,7 +11,7 @@ pytestmark = pytest.mark.lava
 
 def test_lava_benchmark_runs_small_and_every_backend_agrees(tmp_path):
     out = tmp_path / "lava.json"
-    runpy.run_path(str(BENCH / "lava.py"))["main"](
+    runpy.run_path(str(BENCH / "lava_backends.py"))["main"](
         ["--out", str(out), "--seeds", "1", "--epochs", "3", "--finetune-epochs", "1",
          "--retrain-epochs", "1", "--repeats", "1", "--limit", "6", "--model-args",
          '{"channels": [4, 8, 8], "hidden": [16]}'])
