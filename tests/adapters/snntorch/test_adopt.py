@@ -68,7 +68,7 @@ def test_adopted_then_retrained_to_T1_and_pruned(shape, trained, digits):
 
 
 @pytest.mark.lava
-@pytest.mark.parametrize("shape", ["avg-pool", "batch-norm", "tutorial-class"])
+@pytest.mark.parametrize("shape", list(SHAPES))
 def test_every_spike_agrees_on_lava(shape, trained, digits):
     from leanspike.adapters.lava import verify
 
