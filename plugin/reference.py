@@ -70,7 +70,8 @@ def simulate(spec: NetworkSpec, x: torch.Tensor, *, record_spikes: bool = True,
 
     ``record_currents`` lists layer indices whose synaptic input current I[t] is kept;
     ``stop_after`` ends each step at that layer (for calibrating a partly converted network,
-    whose later layers are not set yet). Without it, ``output`` is the last layer's potential.
+    whose later layers are not set yet). Without it, ``output`` is the last layer's potential
+    (an Integrator) or its spike count (a LIF output layer).
     """
     validate(spec)
     if tuple(x.shape[1:]) != tuple(spec.input_shape):
@@ -83,6 +84,7 @@ def simulate(spec: NetworkSpec, x: torch.Tensor, *, record_spikes: bool = True,
     currents: dict[int, list[torch.Tensor]] = {}
     out = None
     last = len(spec.layers) - 1 if stop_after is None else stop_after
+    readout = last if stop_after is None and spec.spiking_readout else None
     for _t in range(steps):
         h = x
         s = None  # the 0/1 spikes h carries (h = amplitude * s), while it carries spikes
@@ -122,6 +124,8 @@ def simulate(spec: NetworkSpec, x: torch.Tensor, *, record_spikes: bool = True,
                 if record_spikes:
                     spikes.setdefault(i, []).append(s)
                 h = s * n.amplitude
+                if i == readout:  # a spiking readout: the output is the spike count
+                    out = h if out is None else out + h
     if out is None:
         out = h
     return SimulationResult(output=out, spikes={i: torch.stack(v) for i, v in spikes.items()},

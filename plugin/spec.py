@@ -12,8 +12,10 @@ Discrete-time semantics, for t = 1..T, with the input presented directly at ever
     u[t] = u[t] - threshold * s[t]            (reset "subtract")   or   u[t] * (1 - s[t])  ("zero")
     x'[t] = amplitude * s[t]                  (what the next layer receives)
 
-The last weighted layer is an ``Integrator``: it never spikes and its membrane potential after
-T steps is the network's output (the logits). Pooling and flatten act on each step's output of
+The last weighted layer is the readout. An ``Integrator`` never spikes and its membrane
+potential after T steps is the network's output (the logits); a ``LIF`` output layer spikes
+like any other and its spike count, sum_t amplitude * s[t], is the output (the readout of a
+model trained with snnTorch's spike-count losses, e.g. ``ce_rate_loss``). Pooling and flatten act on each step's output of
 the layer before them (unpadded windows, floor mode):
 
     AvgPool2d:  the mean over each window
@@ -28,8 +30,8 @@ the layer before them (unpadded windows, floor mode):
 On disk a spec is a folder: ``spec.json`` (structure, scalars, format version, the sha256 of the
 weights) and ``weights.safetensors`` (every tensor, bit for bit). The format version written is
 the lowest that expresses the spec: 1 without max pooling (byte for byte what earlier releases
-wrote and read), 2 with it, so that a leanspike that knows no max pooling says "written by a
-newer leanspike" instead of misreading the file.
+wrote and read), 2 with it, 3 with a spiking readout, so that a leanspike that knows neither
+says "written by a newer leanspike" instead of misreading the file.
 """
 
 from __future__ import annotations
@@ -50,7 +52,8 @@ from leanspike.atomic import atomic_write
 from leanspike.errors import SpecError, SpecFileError
 
 FORMAT_NAME = "leanspike.spec"
-FORMAT_VERSION = 2  # the newest version this leanspike reads and writes
+FORMAT_VERSION = 3  # the newest version this leanspike reads and writes
+SPIKING_READOUT_SINCE = 3  # the format version that introduced a LIF output layer
 # the format version that introduced each layer type added after version 1
 LAYER_SINCE = {"MaxPool2d": 2}
 SPEC_FILE = "spec.json"
@@ -154,6 +157,14 @@ class NetworkSpec:
     def output_shape(self) -> tuple[int, ...]:
         return self.layer_shapes()[-1]
 
+    @property
+    def spiking_readout(self) -> bool:
+        """The output is the last layer's spike count (a LIF output layer), not its
+        membrane potential (an Integrator)."""
+        last = next((layer for layer in reversed(self.layers) if isinstance(layer, WEIGHTED)),
+                    None)
+        return isinstance(getattr(last, "neuron", None), LIF)
+
     def weighted_layers(self) -> Iterator[tuple[int, Linear | Conv2d]]:
         return ((i, layer) for i, layer in enumerate(self.layers) if isinstance(layer, WEIGHTED))
 
@@ -256,10 +267,11 @@ def _check_pair(value: Any, where: str, minimum: int) -> None:
 def _check_neuron(i: int, layer: Layer, out_shape: tuple[int, ...], is_last: bool) -> None:
     neuron = layer.neuron
     where = _where(i, layer, "neuron")
-    if is_last and not isinstance(neuron, Integrator):
+    if is_last and not isinstance(neuron, (Integrator, LIF)):
         raise SpecError(
             f"{where}: the last weighted layer must have an Integrator neuron (its membrane "
-            f"potential is the output), got {type(neuron).__name__}"
+            f"potential is the output) or a LIF neuron (its spike count is), got "
+            f"{type(neuron).__name__}"
         )
     if not is_last and not isinstance(neuron, LIF):
         raise SpecError(
@@ -427,7 +439,8 @@ def _to_document(spec: NetworkSpec) -> tuple[dict, dict[str, torch.Tensor]]:
         layers.append(entry)
     doc = {
         "format": FORMAT_NAME,
-        "format_version": max((LAYER_SINCE.get(e["type"], 1) for e in layers), default=1),
+        "format_version": max([*(LAYER_SINCE.get(e["type"], 1) for e in layers),
+                               SPIKING_READOUT_SINCE if spec.spiking_readout else 1]),
         "timesteps": spec.timesteps,
         "encoding": spec.encoding,
         "input_shape": list(spec.input_shape),

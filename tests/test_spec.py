@@ -105,8 +105,8 @@ def test_validation_names_layer_and_field(make_conv_spec):
      r"layers\[2\] \(Conv2d\)\.mask: values must be 0 or 1"),
     (lambda s: setattr(s.layers[2], "mask", torch.ones(6, 4, 3, 3)), r"mask: shape"),
     (lambda s: setattr(s.layers[4], "bias", torch.zeros(15)), r"layers\[4\] \(Linear\)\.bias"),
-    (lambda s: setattr(s.layers[5], "neuron", S.LIF()), r"last weighted layer must have an "
-                                                         r"Integrator"),
+    (lambda s: setattr(s.layers[5], "neuron", None), r"last weighted layer must have an "
+                                                      r"Integrator neuron .* or a LIF"),
     (lambda s: setattr(s.layers[4], "neuron", S.Integrator()), r"must have a LIF neuron"),
     (lambda s: setattr(s.layers[4], "neuron", None), r"must have a LIF neuron"),
     (lambda s: s.layers.append(S.Flatten()), r"layers\[6\] \(Flatten\)"),
@@ -201,7 +201,7 @@ def test_nan_literal_in_json(saved):
      r"layers\[1\]\.type: unknown layer type 'MaxPool3d'"),
     (lambda d: d["layers"][0]["neuron"].update(type="Izhikevich"),
      r"layers\[0\] \(Conv2d\)\.neuron\.type: unknown neuron type"),
-    (lambda d: d.update(format_version=3), r"version 3 was written by a newer leanspike"),
+    (lambda d: d.update(format_version=4), r"version 4 was written by a newer leanspike"),
     (lambda d: d.update(format="something.else"), r"not a leanspike spec"),
     (lambda d: d.pop("timesteps"), r"missing field 'timesteps'"),
     (lambda d: d["layers"][0].pop("stride"), r"layers\[0\] \(Conv2d\): missing field 'stride'"),
@@ -313,3 +313,28 @@ def test_max_pooling_fields_on_disk_are_checked(tmp_path, make_maxpool_spec):
     _rewrite_json(tmp_path, lambda d: d["layers"][1].pop("stride"))
     with pytest.raises(SpecFileError, match=r"layers\[1\] \(MaxPool2d\): missing field 'stride'"):
         S.load_spec(tmp_path)
+
+
+def test_a_spiking_readout_is_its_spike_count_and_format_version_3(tmp_path):
+    """A LIF output layer: the output is sum_t amplitude * s[t]; written as format version 3,
+    read back bit for bit; a spec with an integrating output still writes version 1."""
+    import json
+
+    from leanspike.reference import simulate
+
+    g = torch.Generator().manual_seed(0)
+    spec = S.NetworkSpec((12,), [
+        S.Linear(torch.randn(8, 12, generator=g), None, None, S.LIF(threshold=0.5)),
+        S.Linear(torch.randn(3, 8, generator=g), None, None,
+                 S.LIF(threshold=0.3, amplitude=0.5))], timesteps=4).validate()
+    assert spec.spiking_readout
+    x = torch.randn(5, 12, generator=g)
+    result = simulate(spec, x)
+    assert torch.equal(result.output, result.spikes[1].sum(0) * 0.5)
+    path = spec.save(tmp_path / "spiking")
+    assert json.loads((path / "spec.json").read_text())["format_version"] == 3
+    assert S.load_spec(path).identical(spec)
+    spec.layers[1].neuron = S.Integrator()
+    assert not spec.spiking_readout
+    plain = spec.save(tmp_path / "plain")
+    assert json.loads((plain / "spec.json").read_text())["format_version"] == 1

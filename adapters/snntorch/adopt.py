@@ -138,10 +138,19 @@ def _neuron(name: str, m: nn.Module, output: bool, surrogate: str | None) -> nn.
                      learn_beta=learn_beta, learn_threshold=learn_threshold)
 
 
+READOUTS = ("membrane", "spikes")
+
+
 def adopt(model: nn.Module, input_shape: tuple[int, ...], timesteps: int | None = None,
-          *, surrogate: str | None = "triangular") -> SpikingNetwork:
+          *, surrogate: str | None = "triangular", readout: str = "membrane") -> SpikingNetwork:
     """A SpikingNetwork running ``model``'s layers and neurons under the spec's semantics, at
-    ``timesteps`` (default: the length of the model's own time loop)."""
+    ``timesteps`` (default: the length of the model's own time loop).
+
+    ``readout``: "membrane" (default) makes the last neuron the integrating output layer, read
+    by its membrane potential; "spikes" keeps it a spiking layer read by its spike count, as a
+    model trained with snnTorch's spike-count losses (``ce_rate_loss``, ...) is read."""
+    if readout not in READOUTS:
+        raise ConfigError(f"readout must be one of {READOUTS}, got {readout!r}")
     if isinstance(model, SpikingNetwork):
         if timesteps is not None:
             model.timesteps = int(timesteps)
@@ -183,9 +192,10 @@ def adopt(model: nn.Module, input_shape: tuple[int, ...], timesteps: int | None 
                     moved.append(pool_name)
             between = []
             if getattr(m, "reset_delay", False) and not isinstance(m, SpecLeaky) and \
-                    k != neurons[-1]:  # the output neuron never fires in the spec
+                    (k != neurons[-1] or readout == "spikes"):  # an integrator never fires
                 delayed.append(name)
-            layers.append(_neuron(name, m, k == neurons[-1], surrogate))
+            layers.append(_neuron(name, m, k == neurons[-1] and readout == "membrane",
+                                  surrogate))
             layers.extend(after_neuron)
             after_neuron = []
             weighted_open = False

@@ -33,6 +33,9 @@ class SpikingOutput:
 
     logits: torch.Tensor
     spikes: dict[int, torch.Tensor]
+    # the output layer at every step [T, B, ...], in the graph (for losses that read time, as
+    # snnTorch's do): its membrane (an integrating output) or amplitude * spikes (a spiking one)
+    steps: torch.Tensor | None = None
 
     def spike_counts(self) -> dict[int, float]:
         """Spikes per neuron per sample, summed over T, per spiking spec layer."""
@@ -90,16 +93,17 @@ class SpikingNetwork(nn.Module):
             raise ConfigError(f"input has {x.shape[0]} time steps, the network runs {steps}")
         mems: dict[int, torch.Tensor | None] = {}
         spikes: dict[int, list[torch.Tensor]] = {}
-        logits = None
+        outputs: list[torch.Tensor] = []
+        readout = self.readout_index
         for t in range(steps):
             h = x[t] if per_step else x
             amplitude = None  # of the spikes h carries, while it carries spikes
             for i, layer in enumerate(self.layers):
                 if isinstance(layer, (SpecLeaky, SpecIntegrator)):
                     spk, mems[i] = layer(h, mems.get(i))
-                    if isinstance(layer, SpecIntegrator):
-                        logits = mems[i]
-                    else:
+                    if i == readout:
+                        outputs.append(mems[i] if isinstance(layer, SpecIntegrator) else spk)
+                    if not isinstance(layer, SpecIntegrator):
                         amplitude = layer.graded_spikes_factor
                         if record_spikes:
                             spikes.setdefault(self.spec_index[i], []).append(
@@ -111,9 +115,21 @@ class SpikingNetwork(nn.Module):
                         amplitude = None
                     elif amplitude is not None and record_spikes:  # amplitude * OR of spikes
                         spikes.setdefault(self.spec_index[i], []).append((h / amplitude).detach())
-        if logits is None:
-            raise SpecError("the network has no SpecIntegrator output layer")
-        return SpikingOutput(logits, {i: torch.stack(v) for i, v in spikes.items()})
+        record = torch.stack(outputs)
+        # an integrating readout is its last membrane; a spiking one its spike count
+        logits = record[-1] if isinstance(self.layers[readout], SpecIntegrator) else record.sum(0)
+        return SpikingOutput(logits, {i: torch.stack(v) for i, v in spikes.items()}, record)
+
+    @property
+    def readout_index(self) -> int:
+        """The output neuron: the last one (an integrator, or a LIF layer read by its spike
+        count)."""
+        neurons = [i for i, m in enumerate(self.layers) if isinstance(m, (SpecLeaky,
+                                                                          SpecIntegrator))]
+        if not neurons or any(isinstance(self.layers[i], SpecIntegrator) for i in neurons[:-1]):
+            raise SpecError("the network needs one output neuron, its last (a SpecIntegrator, or "
+                            "a SpecLeaky read by its spike count)")
+        return neurons[-1]
 
 
 def _spec_indices(modules) -> list[int]:

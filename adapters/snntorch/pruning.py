@@ -13,9 +13,19 @@ from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 from torch.nn.utils import prune as torch_prune
 from torch.utils.data import DataLoader, Dataset
 
+from leanspike.adapters.snntorch.adopt import adopt
+from leanspike.adapters.snntorch.losses import (
+    LossFn,
+    as_loss,
+    cross_entropy,
+    reads_spikes,
+    scaled_logits,
+    spiking_readout,
+)
 from leanspike.adapters.snntorch.network import SpikingNetwork, to_snntorch, to_spec
 from leanspike.adapters.snntorch.training import (
     evaluate_snn,
@@ -75,15 +85,18 @@ def _bake_masks(net: SpikingNetwork) -> None:
             torch_prune.remove(m, "weight")
 
 
-def distillation_loss(teacher: SpikingNetwork, weight: float, temperature: float):
-    """A ``train_epoch`` loss that distils from the dense network: (1 - weight) * cross-entropy
-    + weight * tau^2 * KL(teacher || student) at temperature tau."""
+def distillation_loss(teacher: SpikingNetwork, weight: float, temperature: float,
+                      base: LossFn = cross_entropy) -> LossFn:
+    """A ``train_epoch`` loss that distils from the dense network: (1 - weight) * ``base``
+    (cross-entropy on the labels, or the user's loss) + weight * tau^2 * KL(teacher ||
+    student) at temperature tau."""
 
-    def loss(logits: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    def loss(out, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
             target = torch.softmax(teacher(x) / teacher.timesteps / temperature, dim=1)
-        kd = F.kl_div(F.log_softmax(logits / temperature, dim=1), target, reduction="batchmean")
-        return (1 - weight) * F.cross_entropy(logits, y) + weight * temperature ** 2 * kd
+        student = F.log_softmax(scaled_logits(out) / temperature, dim=1)
+        kd = F.kl_div(student, target, reduction="batchmean")
+        return (1 - weight) * base(out, x, y) + weight * temperature ** 2 * kd
 
     return loss
 
@@ -101,8 +114,9 @@ def prune(model, train: Dataset, test: Dataset, *, method: str = "gradr",
           distill: float = 0.7, distill_temperature: float = 4.0, cosine: bool = True,
           registry=None, name: str | None = None, parent=None,
           energy_model: EnergyModel | None = None, device: str = "auto", seed: int = 0,
-          progress: bool = True) -> PruneResult:
-    """Prune ``model`` (a SpikingNetwork, spec, registry entry or reference) to
+          loss=None, progress: bool = True) -> PruneResult:
+    """Prune ``model`` (a SpikingNetwork, your own snnTorch model, a spec, a registry entry or
+    reference) to
     ``target_sparsity`` while training it for ``epochs`` at its own T. The input model is not
     modified. (``prune_with`` takes the settings as one ``PruneRecipe``.)
 
@@ -129,6 +143,8 @@ def prune(model, train: Dataset, test: Dataset, *, method: str = "gradr",
     - ``distill``: weight of knowledge distillation from the dense input network (KL at
       temperature ``distill_temperature``, the rest cross-entropy); 0 trains on labels only.
     - ``cosine``: the learning rate decays to zero (cosine) over the fine-tuning epochs.
+    - ``loss``: a ``snntorch.functional`` loss (or any ``loss(record, targets)``) in place of
+      cross-entropy on the labels (distillation keeps its share); see ``retrain``.
     """
     recipe = PruneRecipe(
         method=method, target_sparsity=target_sparsity, epochs=epochs, lr=lr,
@@ -136,12 +152,12 @@ def prune(model, train: Dataset, test: Dataset, *, method: str = "gradr",
         schedule=schedule, finetune_fraction=finetune_fraction, finetune_lr=finetune_lr,
         distill=distill, distill_temperature=distill_temperature, cosine=cosine, seed=seed)
     return prune_with(model, train, test, recipe, registry=registry, name=name, parent=parent,
-                      energy_model=energy_model, device=device, progress=progress)
+                      energy_model=energy_model, device=device, loss=loss, progress=progress)
 
 
 def prune_with(model, train: Dataset, test: Dataset, recipe: PruneRecipe, *, registry=None,
                name: str | None = None, parent=None, energy_model: EnergyModel | None = None,
-               device: str = "auto", progress: bool = True) -> PruneResult:
+               device: str = "auto", loss=None, progress: bool = True) -> PruneResult:
     """``prune`` with its settings in one ``recipe``: the method's schedule
     (``leanspike.prune.make_schedule``) decides optimisers, masks and history fields; this loop
     trains, measures and registers."""
@@ -149,16 +165,22 @@ def prune_with(model, train: Dataset, test: Dataset, recipe: PruneRecipe, *, reg
     if isinstance(parent, str) and registry is not None:
         parent = registry.get(parent)
     start = time.perf_counter()
-    net = copy.deepcopy(model) if isinstance(model, SpikingNetwork) else \
-        to_snntorch(model, registry=registry)
+    if isinstance(model, SpikingNetwork):
+        net = copy.deepcopy(model)
+    elif isinstance(model, nn.Module):  # the user's own model, adopted at its own T
+        net = adopt(model, tuple(train[0][0].shape),
+                    readout="spikes" if loss is not None and reads_spikes(loss) else "membrane")
+    else:
+        net = to_snntorch(model, registry=registry)
+    loss_fn = as_loss(loss, spiking_readout(net))
     generator = set_seed(recipe.seed)
     dev = resolve_device(device)
     dense = evaluate_snn(net, test, device=dev).accuracy
-    loss_fn = None
     if recipe.distill:  # the dense network as it came in, frozen
         teacher = copy.deepcopy(net).eval().to(dev)
         teacher.requires_grad_(False)
-        loss_fn = distillation_loss(teacher, recipe.distill, recipe.distill_temperature)
+        loss_fn = distillation_loss(teacher, recipe.distill, recipe.distill_temperature,
+                                    loss_fn)
     _bake_masks(net)
     make_trainable(net)
     net.to(dev)

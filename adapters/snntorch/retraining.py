@@ -15,6 +15,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from leanspike.adapters.snntorch.adopt import adopt
+from leanspike.adapters.snntorch.losses import as_loss, reads_spikes, spiking_readout
 from leanspike.adapters.snntorch.network import SpikingNetwork, to_snntorch, to_spec
 from leanspike.adapters.snntorch.neurons import SpecLeaky
 from leanspike.adapters.snntorch.training import FinetuneConfig, evaluate_snn, finetune
@@ -40,12 +41,13 @@ class RetrainResult:
                 "stages": [s.as_dict() for s in self.stages]}
 
 
-def _as_network(model, train: Dataset, first_t: int, surrogate: str, registry) -> SpikingNetwork:
+def _as_network(model, train: Dataset, first_t: int, surrogate: str, registry,
+                readout: str = "membrane") -> SpikingNetwork:
     if isinstance(model, SpikingNetwork):
         net = model
     elif isinstance(model, nn.Module):
         x = train[0][0]
-        net = adopt(model, tuple(x.shape), first_t, surrogate=surrogate)
+        net = adopt(model, tuple(x.shape), first_t, surrogate=surrogate, readout=readout)
     else:  # a spec, a registry entry or reference, a spec folder
         net = to_snntorch(model, registry=registry)
     for m in net.modules():
@@ -59,7 +61,7 @@ def retrain(model: SpikingNetwork | nn.Module | NetworkSpec | str, train: Datase
             epochs_per_stage: int | list[int] = 5, lr: float = 1e-3,
             surrogate: str = "triangular", registry=None, name: str | None = None,
             parent=None, energy_model: EnergyModel | None = None, device: str = "auto",
-            seed: int = 0, progress: bool = True) -> RetrainResult:
+            seed: int = 0, loss=None, progress: bool = True) -> RetrainResult:
     """Retrain ``model`` at each T of ``schedule``; returns every stage's accuracy, firing
     rates, spikes and energy, and the final network. With a ``registry`` each stage is
     registered under ``name`` as a child of the previous one (the first of ``parent``).
@@ -68,6 +70,10 @@ def retrain(model: SpikingNetwork | nn.Module | NetworkSpec | str, train: Datase
     stage, the triangular surrogate 0.3*max(0, 1-|u/V_th - 1|)), with the learning rate
     scaled up from its 1e-4 for small datasets, and each layer's threshold stepping in
     proportion to its size (a threshold of 7 would otherwise move as slowly as one of 0.1).
+
+    ``loss``: a ``snntorch.functional`` loss (or any ``loss(record, targets)``) to train on
+    instead of cross-entropy; given your own model and a loss that reads spikes
+    (``ce_rate_loss()``, ...), its output layer is kept spiking and read by its spike count.
     """
     steps = parse_schedule(schedule)
     epochs = list(epochs_per_stage) if isinstance(epochs_per_stage, (list, tuple)) \
@@ -77,7 +83,9 @@ def retrain(model: SpikingNetwork | nn.Module | NetworkSpec | str, train: Datase
                           f"({len(steps)}), got {epochs_per_stage!r}")
     if isinstance(parent, str) and registry is not None:
         parent = registry.get(parent)
-    net = _as_network(model, train, steps[0], surrogate, registry)
+    readout = "spikes" if loss is not None and reads_spikes(loss) else "membrane"
+    net = _as_network(model, train, steps[0], surrogate, registry, readout)
+    loss_fn = as_loss(loss, spiking_readout(net))
     config = {"lr": lr, "surrogate": surrogate, "epochs_per_stage": epochs, "seed": seed,
               "optimizer": "adam(amsgrad)", "lr_milestones": [0.6, 0.8, 0.9],
               "threshold_lr": "relative (lr x mean |threshold| per layer)"}
@@ -91,7 +99,7 @@ def retrain(model: SpikingNetwork | nn.Module | NetworkSpec | str, train: Datase
                                             device=device, amsgrad=True,
                                             lr_milestones=(0.6, 0.8, 0.9),
                                             relative_threshold_lr=True),
-                 progress=progress, desc=f"retrain T={T}")
+                 progress=progress, desc=f"retrain T={T}", loss_fn=loss_fn)
         after = evaluate_snn(net, test, device=device)
         spec = to_spec(net.cpu())
         spec.metadata["iir_stage"] = {"timesteps": T, "schedule": list(steps)}

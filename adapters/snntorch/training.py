@@ -9,14 +9,13 @@ logits keep the ANN's scale whatever T is.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from leanspike.adapters.snntorch.losses import LossFn, cross_entropy
 from leanspike.adapters.snntorch.network import SpikingNetwork
 from leanspike.adapters.snntorch.neurons import SpecIntegrator, SpecLeaky
 from leanspike.errors import ConfigError
@@ -25,7 +24,6 @@ from leanspike.training import resolve_device, set_seed
 
 MIN_THRESHOLD = 1e-4
 
-LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]  # (logits, x, y)
 
 
 @dataclass
@@ -115,21 +113,22 @@ class FinetuneResult:
 def train_epoch(net: SpikingNetwork, loader: DataLoader, optimizer: torch.optim.Optimizer,
                 device: torch.device, loss_fn: LossFn | None = None) -> dict:
     """One epoch of BPTT over the network's T steps; neurons kept in range after each step.
-    ``loss_fn(logits, x, y)`` defaults to cross-entropy on the labels (pruning passes one that
-    also distils from the dense network)."""
+    ``loss_fn(output, x, y)`` (``leanspike.adapters.snntorch.losses``) defaults to
+    cross-entropy on the output divided by T."""
+    loss_fn = cross_entropy if loss_fn is None else loss_fn
     net.train()
     seen = correct = 0
     loss_sum = 0.0
     for x, y in loader:
         x, y = x.to(device), y.to(device)
         optimizer.zero_grad(set_to_none=True)
-        logits = net(x) / net.timesteps
-        loss = F.cross_entropy(logits, y) if loss_fn is None else loss_fn(logits, x, y)
+        out = net.run(x, record_spikes=False)
+        loss = loss_fn(out, x, y)
         loss.backward()
         optimizer.step()
         _keep_in_range(net)
         loss_sum += loss.item() * y.numel()
-        correct += int((logits.argmax(1) == y).sum())
+        correct += int((out.logits.argmax(1) == y).sum())
         seen += y.numel()
     return {"loss": loss_sum / seen, "train_accuracy": correct / seen}
 
@@ -152,8 +151,10 @@ def parameter_groups(net: SpikingNetwork, lr: float, relative_thresholds: bool) 
 
 
 def finetune(net: SpikingNetwork, train: Dataset, config: FinetuneConfig | None = None, *,
-             progress: bool = True, desc: str = "fine-tune SNN") -> FinetuneResult:
-    """Surrogate-gradient BPTT over T steps; weights, thresholds and leaks are trained."""
+             progress: bool = True, desc: str = "fine-tune SNN",
+             loss_fn: LossFn | None = None) -> FinetuneResult:
+    """Surrogate-gradient BPTT over T steps; weights, thresholds and leaks are trained on
+    ``loss_fn`` (default: cross-entropy on the output divided by T)."""
     config = config or FinetuneConfig()
     if config.epochs == 0:
         return FinetuneResult(config=asdict(config))
@@ -171,7 +172,7 @@ def finetune(net: SpikingNetwork, train: Dataset, config: FinetuneConfig | None 
     start = time.perf_counter()
     bar = progress_bar(range(config.epochs), enabled=progress, desc=desc, unit="epoch")
     for epoch in bar:
-        record = {"epoch": epoch + 1, **train_epoch(net, loader, optimizer, device)}
+        record = {"epoch": epoch + 1, **train_epoch(net, loader, optimizer, device, loss_fn)}
         scheduler.step()
         history.append(record)
         bar.set_postfix(loss=f"{record['loss']:.3f}", acc=f"{record['train_accuracy']:.3f}")

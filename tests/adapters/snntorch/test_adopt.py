@@ -306,3 +306,55 @@ def test_per_channel_thresholds_and_learnt_parameters_are_kept(digits):
     ref = simulate(spec, x)
     assert torch.allclose(ours.logits, ref.output, atol=1e-5)
     assert torch.equal(ours.spikes[0], ref.spikes[0])
+
+
+def test_a_spike_count_loss_keeps_the_output_spiking_and_read_by_counts(trained, digits):
+    """Trained with ce_rate_loss, the user's model is read as the user reads it: the output
+    layer keeps spiking and its spike count is the output."""
+    import snntorch.functional as SF
+
+    model, users_accuracy = trained["tutorial-class"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        by_counts = adopt(model, (1, 8, 8), readout="spikes")
+        by_membrane = adopt(model, (1, 8, 8))
+    assert isinstance(by_counts.layers[-1], SpecLeaky)
+    counts = evaluate_snn(by_counts, digits.test).accuracy
+    assert abs(counts - users_accuracy) < 0.1  # only the reset timing differs
+    spec = to_spec(by_counts)
+    assert spec.spiking_readout
+    x = digits.test.tensors[0][:20]
+    with torch.no_grad():
+        ours = by_counts.run(x)
+    assert torch.equal(ours.logits, simulate(spec, x).output)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        result = retrain(model, digits.train, digits.test, schedule=(T, 1), epochs_per_stage=2,
+                         loss=SF.ce_rate_loss(), progress=False)
+    assert isinstance(result.network.layers[-1], SpecLeaky) and result.final.accuracy > 0.5
+    pruned = prune(result.network, digits.train, digits.test, target_sparsity=0.8, epochs=2,
+                   loss=SF.ce_rate_loss(), progress=False)
+    assert pruned.spec.spiking_readout and pruned.accuracy > 0.4
+    del by_membrane
+
+
+def test_membrane_losses_read_the_integrating_output(trained, digits):
+    import snntorch.functional as SF
+
+    model, _ = trained["avg-pool"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        result = retrain(model, digits.train, digits.test, schedule=(2,), epochs_per_stage=1,
+                         loss=SF.ce_max_membrane_loss(), progress=False)
+    assert not result.final.spec.spiking_readout
+
+
+def test_a_spike_loss_on_an_integrating_network_says_what_to_do(trained, digits):
+    import snntorch.functional as SF
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        net = adopt(trained["avg-pool"][0], (1, 8, 8), 2)
+    with pytest.raises(ConfigError, match="ce_rate_loss reads the output layer's spikes.*"
+                                          "readout='spikes'"):
+        prune(net, digits.train, digits.test, loss=SF.ce_rate_loss(), epochs=1, progress=False)
