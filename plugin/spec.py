@@ -15,8 +15,8 @@ Discrete-time semantics, for t = 1..T, with the input presented directly at ever
 The last weighted layer is the readout. An ``Integrator`` never spikes and its membrane
 potential after T steps is the network's output (the logits); a ``LIF`` output layer spikes
 like any other and its spike count, sum_t amplitude * s[t], is the output (the readout of a
-model trained with snnTorch's spike-count losses, e.g. ``ce_rate_loss``). Pooling and flatten act on each step's output of
-the layer before them (unpadded windows, floor mode):
+model trained with snnTorch's spike-count losses, e.g. ``ce_rate_loss``). Pooling and flatten
+act on each step's output of the layer before them (unpadded windows, floor mode):
 
     AvgPool2d:  the mean over each window
     MaxPool2d:  the max over each window. After a LIF layer that output is amplitude * s, so
