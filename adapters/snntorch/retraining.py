@@ -8,6 +8,7 @@ the usual snnTorch way (see ``adopt``).
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import torch
@@ -86,6 +87,12 @@ def retrain(model: SpikingNetwork | nn.Module | NetworkSpec | str, train: Datase
     readout = "spikes" if loss is not None and reads_spikes(loss) else "membrane"
     net = _as_network(model, train, steps[0], surrogate, registry, readout)
     loss_fn = as_loss(loss, spiking_readout(net))
+    if spiking_readout(net) and min(steps) <= 2:
+        warnings.warn(f"the output is read by its spike count, and at T={min(steps)} a count "
+                      f"takes only {min(steps) + 1} values per class, so ties decide many "
+                      f"predictions; retraining with leanspike's integrating output layer "
+                      f"(loss=None) keeps more accuracy at low T (benchmarks/adoption.py)",
+                      RuntimeWarning, stacklevel=2)
     config = {"lr": lr, "surrogate": surrogate, "epochs_per_stage": epochs, "seed": seed,
               "optimizer": "adam(amsgrad)", "lr_milestones": [0.6, 0.8, 0.9],
               "threshold_lr": "relative (lr x mean |threshold| per layer)"}

@@ -327,8 +327,7 @@ def test_a_spike_count_loss_keeps_the_output_spiking_and_read_by_counts(trained,
     with torch.no_grad():
         ours = by_counts.run(x)
     assert torch.equal(ours.logits, simulate(spec, x).output)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
+    with pytest.warns(RuntimeWarning, match="at T=1 a count takes only 2 values"):
         result = retrain(model, digits.train, digits.test, schedule=(T, 1), epochs_per_stage=2,
                          loss=SF.ce_rate_loss(), progress=False)
     assert isinstance(result.network.layers[-1], SpecLeaky) and result.final.accuracy > 0.5
