@@ -235,12 +235,40 @@ def _stdp(doc: dict) -> str:
     return text + "\n\n" + table
 
 
+def _maxpool_hop(doc: dict) -> str:
+    rows = []
+    for r in doc["records"]:
+        steady = r["steady_samples_per_s"]
+        rows.append([r["network"], r["T"], r["backend"], r["stages"], r["steps"],
+                     f"{r['samples_per_s']:.1f}", "-" if steady is None else f"{steady:.1f}",
+                     f"{r['accuracy']:.4f}",
+                     "every spike equal" if r["spikes_exact"] else "SPIKES DIFFER"])
+    table = format_table(["network", "T", "backend", "stages", "steps", "samples/s",
+                          "samples/s without start-up", "accuracy",
+                          "against reference / emulation"], rows, markdown=True)
+    hops = "; ".join(f"T={h['T']} {h['backend']}: +{h['extra_steps']} steps, "
+                     f"{h['slowdown']:.2f}x the time per sample"
+                     + ("" if h["steady_slowdown"] is None
+                        else f" ({h['steady_slowdown']:.2f}x without start-up)")
+                     for h in doc["hops"])
+    settings = doc["settings"]
+    return (f"A CNN with two max poolings (conv-clip-max, channels {settings['channels']}) "
+            f"trained {settings['epochs']} epochs on digits (ANN {doc['ann_accuracy']:.4f}) and "
+            f"converted with datta, streaming the first {settings['limit']} test samples; its "
+            f"twin has average pooling in their place (same weights; folded, no pooling "
+            f"population). samples/s: median of {settings['repeats']} rounds, the two "
+            f"networks taking turns in each, with Lava's start-up and without it (from the "
+            f"difference to a run over a fifth of the samples). Steps: one Lava run for all "
+            f"samples, N*T + stages.\n\n{hops}.\n\n" + table)
+
+
 RENDERERS = {"ann_digits": ("ANN baselines (digits)", _ann_digits),
              "conversion": ("DNN-to-SNN conversion", _conversion),
              "iir": ("Retraining down to one time step (IIR-SNN)", _iir),
              "pruning": ("Pruning (Grad R, STDS and magnitude)", _pruning),
              "lava": ("Deployment on Lava (float, Loihi 2 fixed point, netx)", _lava),
-             "stdp": ("STDP-learned TTFS networks with pruning during learning", _stdp)}
+             "stdp": ("STDP-learned TTFS networks with pruning during learning", _stdp),
+             "maxpool_hop": ("Max pooling on Lava: the pooling population's hop", _maxpool_hop)}
 
 
 def render() -> str:

@@ -170,6 +170,10 @@ def _pool_stage(index: int, pool: S.MaxPool2d, in_shape: tuple[int, ...],
     groups, stride = c, tuple(pool.stride)
     if kind == "dense":
         n_in = math.prod(in_shape)
+        if n_in * math.prod(out_shape) > MAX_DENSE_ENTRIES:
+            raise SpecError(f"layers[{index}] (MaxPool2d): its input comes from a dense stage, "
+                            f"and a dense {math.prod(out_shape)}x{n_in} pooling matrix is too "
+                            f"large to build")
         eye = torch.eye(n_in, dtype=torch.float64).reshape(n_in, *in_shape)
         weight = F.conv2d(eye, weight, stride=stride, groups=c).flatten(1).t().contiguous()
         groups, stride = 1, (1, 1)

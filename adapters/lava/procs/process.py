@@ -8,7 +8,9 @@ neuron population (the deployment path), selected with ``select_sub_proc_model=T
 Timing (Lava's): a synapse process delays by one step, so the neurons of stage k (0-based) see
 step tau (1..T) of sample j at time step j*T + tau + k + 1, and the output of sample j is
 complete at j*T + T + L for an L-stage network. Every neuron process resets to its initial
-potential at the start of each of its windows.
+potential at the start of each of its windows. A max pooling of spikes is a stage of its own
+(a pooling population: ``leanspike.loihi.stages``), so each one adds a step to L, once per run:
+streamed samples follow each other without a gap.
 """
 
 from __future__ import annotations

@@ -66,7 +66,7 @@ def test_more_channels_than_lavas_int8_groups_hold(tmp_path):
 
     g = torch.Generator().manual_seed(0)
     layers = [S.Conv2d(torch.randn(130, 1, 3, 3, generator=g), None, None,
-                       S.LIF(threshold=0.5), padding=(1, 1)),
+                       S.LIF(threshold=0.5, reset="zero"), padding=(1, 1)),
               S.MaxPool2d((2, 2), (2, 2)), S.Flatten(),
               S.Linear(torch.randn(3, 130 * 4, generator=g) * 0.1, None, None, S.Integrator())]
     spec = S.NetworkSpec((1, 4, 4), layers, 2)
@@ -76,6 +76,12 @@ def test_more_channels_than_lavas_int8_groups_hold(tmp_path):
     want, raw = emulate_fixed(deployed.fixed, x)
     assert torch.equal(got.raw_output, raw) and torch.equal(got.spikes[1], want.spikes[1])
     assert 0 < float(want.spikes[1].mean()) < 1
+    # and so does the netx file lava-dl loads
+    from leanspike.adapters.lava.netx_run import run_netx
+    from leanspike.adapters.netx import write_netx
+
+    path = write_netx(deployed.fixed, tmp_path / "wide.net")
+    assert torch.equal(run_netx(path, x).raw_output, raw)
 
 
 def test_max_pooling_of_the_input_is_refused_before_lava_starts(make_maxpool_spec):
