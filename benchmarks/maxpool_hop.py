@@ -18,18 +18,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import importlib.util
 import sys
 import time
 from pathlib import Path
 
-# benchmarks/lava.py would shadow the real `lava` package: keep this folder off sys.path
 HERE = Path(__file__).resolve().parent
-sys.path = [p for p in sys.path if Path(p or ".").resolve() != HERE]
-_spec = importlib.util.spec_from_file_location("common", HERE / "common.py")
-common = importlib.util.module_from_spec(_spec)
-sys.modules["common"] = common
-_spec.loader.exec_module(common)
+sys.path.insert(0, str(HERE))
+import common  # noqa: E402
+
 RESULTS, median, write_result = common.RESULTS, common.median, common.write_result
 
 import torch  # noqa: E402
