@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from leanspike.loihi import fixed_point as fx
-from leanspike.loihi.stages import Stage
+from leanspike.loihi.stages import Stage, count_output
 from leanspike.reference import SimulationResult
 
 
@@ -35,7 +35,8 @@ def float_neuron_step(stage: Stage, v: torch.Tensor, a: torch.Tensor
 
 @torch.no_grad()
 def emulate_float(stages: list[Stage], x: torch.Tensor, timesteps: int) -> SimulationResult:
-    """Run float stages on a batch of analog inputs; output = the last stage's potential."""
+    """Run float stages on a batch of analog inputs; output = the last stage's potential, or
+    for a spiking readout its spike counts times its amplitude (the reference's output)."""
     x = x.to(torch.float64)
     v = [st.v_init.expand(x.shape[0], *st.output_shape).clone() for st in stages]
     spikes: dict[int, list[torch.Tensor]] = {}
@@ -46,15 +47,21 @@ def emulate_float(stages: list[Stage], x: torch.Tensor, timesteps: int) -> Simul
             if s is not None:
                 spikes.setdefault(st.layer_index, []).append(s.to(torch.float32))
                 h = s.to(torch.float64)
-    return SimulationResult(output=v[-1].to(torch.float32),
-                            spikes={i: torch.stack(s) for i, s in spikes.items()})
+    spikes = {i: torch.stack(s) for i, s in spikes.items()}
+    last = stages[-1]
+    if last.spiking:
+        output = count_output(spikes[last.layer_index].sum(0), last.amplitude)
+    else:
+        output = v[-1].to(torch.float32)
+    return SimulationResult(output=output, spikes=spikes)
 
 
 @torch.no_grad()
 def emulate_fixed(net: fx.FixedNetwork, x: torch.Tensor, *, quantized_input: bool = False,
                   timesteps: int | None = None) -> tuple[SimulationResult, torch.Tensor]:
     """Run the fixed-point network; returns the result (logits in real units) and the raw
-    integer output potential, which is what Lava's fixed_pt run is compared against."""
+    integer output, which is what Lava's fixed_pt run is compared against: the output
+    potential, or for a spiking readout the spike counts."""
     xq = x if quantized_input else net.quantize_input(x)
     batch = xq.shape[0]
     v = [fs.v_init.expand(batch, *fs.stage.output_shape).clone() for fs in net.stages]
@@ -66,7 +73,9 @@ def emulate_fixed(net: fx.FixedNetwork, x: torch.Tensor, *, quantized_input: boo
             if s is not None:
                 spikes.setdefault(fs.stage.layer_index, []).append(s.to(torch.float32))
                 h = s.to(torch.int64)
-    raw = v[-1]
-    result = SimulationResult(output=(raw.to(torch.float64) * net.output_scale).to(torch.float32),
-                              spikes={i: torch.stack(s) for i, s in spikes.items()})
-    return result, raw
+    spikes = {i: torch.stack(s) for i, s in spikes.items()}
+    if net.spiking_readout:
+        raw = spikes[net.stages[-1].stage.layer_index].sum(0).to(torch.int64)
+    else:
+        raw = v[-1]
+    return SimulationResult(output=net.real_output(raw), spikes=spikes), raw

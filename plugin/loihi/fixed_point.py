@@ -14,7 +14,8 @@ thresholds, an integrating output) expressed in the same units:
 
 One *weight unit* u_l per layer is the real value of an integer weight of 1: thresholds,
 biases and initial potentials are mantissas in weight units (v itself counts u_l / 64). Spikes
-are 1; the spec's amplitude is in the next weights.
+are 1; the spec's amplitude is in the next weights. A spiking readout's raw output is its
+spike count, each count worth the last LIF layer's amplitude (``output_scale``).
 
 The first layer receives the input as signed graded spikes p (``InputEncoding``), per input
 channel x = offset_c + step_c * p. When the data sit on a lattice, as pixels do (digits has 17
@@ -36,7 +37,7 @@ import torch
 import torch.nn.functional as F
 
 from leanspike.errors import ConfigError
-from leanspike.loihi.stages import Stage
+from leanspike.loihi.stages import Stage, count_output
 
 WEIGHT_MANT_MAX = 127          # 8-bit signed mantissa (Lava stores it as 2m, 9 bits, even)
 VTH_MANT_MAX = (1 << 17) - 1   # 17-bit unsigned threshold mantissa
@@ -247,9 +248,24 @@ class FixedNetwork:
         return self.encoding.bits
 
     @property
+    def spiking_readout(self) -> bool:
+        """The raw output is the last stage's spike count, not its potential."""
+        return self.stages[-1].spiking
+
+    @property
     def output_scale(self) -> float:
-        """Real value of one unit of the output stage's v (the logits)."""
+        """Real value of one unit of the raw output: of the output stage's v (an integrating
+        output), or of one spike (a spiking readout: its amplitude)."""
+        if self.spiking_readout:
+            return self.stages[-1].stage.amplitude
         return self.stages[-1].unit / (1 << ACT_SHIFT)
+
+    def real_output(self, raw: torch.Tensor) -> torch.Tensor:
+        """The raw output (v units, or spike counts) in real units, float32: what
+        ``leanspike.reference.simulate`` returns as ``output``."""
+        if self.spiking_readout:
+            return count_output(raw, self.output_scale)
+        return (raw.to(torch.float64) * self.output_scale).to(torch.float32)
 
     def uses_weight_exponents(self) -> bool:
         return any(fs.weight_exp for fs in self.stages)

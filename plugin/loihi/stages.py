@@ -18,6 +18,10 @@ for the amplitude of the LIF layer before it, which goes into the next layer's w
 always. It costs one synaptic hop (one time step of latency on Lava). Max pooling of anything
 but spikes (the analog input, averaged spikes) has no such population and is refused.
 
+A spiking readout (a LIF output layer) is a spiking stage like the others; its amplitude has no
+next layer to go into, so the stage keeps it: the network's output is the stage's spike count
+times it (``count_output``).
+
 All folding is exact in real arithmetic; weights are kept in float64 so that it adds no
 rounding worth the name. ``leanspike.loihi.emulate`` runs stages and is tested equal to
 ``leanspike.reference.simulate``.
@@ -65,6 +69,8 @@ class Stage:
     reset: str
     v_init: torch.Tensor           # float64, output shape
     groups: int = 1                # conv stages: input and output channels split in groups
+    amplitude: float = 1.0         # what one spike stands for: already in the next stage's
+                                   # weights; on a spiking readout, what one count is worth
 
     @property
     def fan_in(self) -> int:
@@ -162,7 +168,7 @@ def _dense_through(ops: list, in_shape: tuple[int, ...], layer: S.Linear | S.Con
 
 
 def _pool_stage(index: int, pool: S.MaxPool2d, in_shape: tuple[int, ...],
-                out_shape: tuple[int, ...], kind: str) -> Stage:
+                out_shape: tuple[int, ...], kind: str, amplitude: float) -> Stage:
     """The pooling population of a max pooling of spikes (see the module docstring); ``kind``
     "dense" when the spikes come from a dense stage (a flat vector on Lava)."""
     c = in_shape[0]
@@ -182,7 +188,8 @@ def _pool_stage(index: int, pool: S.MaxPool2d, in_shape: tuple[int, ...],
                  weight=weight, mask=None, stride=stride, padding=(0, 0), bias=zeros,
                  spiking=True, threshold=torch.full(out_shape, POOL_THRESHOLD,
                                                     dtype=torch.float64),
-                 leak=1.0, reset="zero", v_init=zeros.clone(), groups=groups)
+                 leak=1.0, reset="zero", v_init=zeros.clone(), groups=groups,
+                 amplitude=amplitude)
 
 
 def _refuse_max_pool(spec: S.NetworkSpec, index: int) -> SpecError:
@@ -213,7 +220,8 @@ def to_stages(spec: S.NetworkSpec) -> list[Stage]:
             if i not in spike_outputs:
                 raise _refuse_max_pool(spec, i)
             # the pool's spike stands for the amplitude before it: ``amplitude`` stays
-            stages.append(_pool_stage(i, layer, in_shape, tuple(shapes[i]), stages[-1].kind))
+            stages.append(_pool_stage(i, layer, in_shape, tuple(shapes[i]), stages[-1].kind,
+                                      amplitude))
             in_shape = tuple(shapes[i])
             continue
         if not isinstance(layer, S.WEIGHTED):
@@ -250,11 +258,27 @@ def to_stages(spec: S.NetworkSpec) -> list[Stage]:
             bias=bias.expand(out_shape).clone(), spiking=spiking,
             threshold=_per_neuron(n.threshold, out_shape) if spiking else None,
             leak=float(n.leak), reset=n.reset if spiking else "none",
-            v_init=_per_neuron(n.v_init, out_shape)))
-        amplitude = float(n.amplitude) if spiking else 1.0
+            v_init=_per_neuron(n.v_init, out_shape),
+            amplitude=float(n.amplitude) if spiking else 1.0))
+        amplitude = stages[-1].amplitude
         pending = []
         in_shape = tuple(out_shape)
     return stages
+
+
+def count_output(counts: torch.Tensor, amplitude: float) -> torch.Tensor:
+    """A spiking readout's output, sum_t amplitude * s[t], from its spike counts (float32).
+
+    Added one step at a time in float32, as ``leanspike.reference.simulate`` adds it, so that
+    every back-end that counts spikes gives the reference's output bit for bit (k * amplitude
+    rounded once can differ from k roundings in the last bit).
+    """
+    counts = counts.to(torch.int64)
+    spike = torch.ones(1) * amplitude  # a float32 spike times the amplitude, as the reference
+    sums = [torch.zeros(1)]
+    for _ in range(int(counts.max()) if counts.numel() else 0):
+        sums.append(sums[-1] + spike)
+    return torch.cat(sums)[counts.cpu()].to(counts.device)
 
 
 def uniform(t: torch.Tensor | None) -> float | None:
