@@ -11,7 +11,10 @@ neither matters once the initial potential is moved into the bias (it is added e
 so T = 1 exports are exact (when the decayed initial potential is a whole bias mantissa, as
 it always is without leak). At T > 1 a network with reset by subtraction or a non-zero initial
 potential is exported with those approximated, and a ``NetxApproximationWarning`` says so.
-The output layer becomes a neuron whose threshold is never reached; read its potential.
+The output layer becomes a neuron whose threshold is never reached; read its potential. A
+spiking readout (a LIF output layer) is a CUBA layer like the hidden ones, exact under the
+same conditions; the file's ``readout`` attribute says to count its spikes per sample (each
+worth ``output_scale``, the layer's amplitude) instead.
 
 netx has no pooling layer that lava-dl 0.6.0 loads ("pool" raises NotImplementedError), but a
 max pooling of spikes needs none: its pooling population (``leanspike.loihi.stages``) is an
@@ -38,6 +41,9 @@ from leanspike.loihi import fixed_point as fx
 from leanspike.loihi.stages import split_groups, uniform
 
 NEVER_FIRES = (1 << 17) - 1  # the largest vThMant: the output layer only integrates
+# the file's ``readout`` attribute: what the output is (files without one are potentials)
+READOUT_POTENTIAL = "potential"
+READOUT_SPIKES = "spike count"
 
 
 class NetxApproximationWarning(UserWarning):
@@ -93,6 +99,7 @@ def write_netx(net: fx.FixedNetwork, path: str | os.PathLike) -> Path:
         f.attrs["timesteps"] = net.timesteps
         f.attrs["input_encoding"] = json.dumps(net.encoding.as_dict())
         f.attrs["output_scale"] = net.output_scale
+        f.attrs["readout"] = READOUT_SPIKES if net.spiking_readout else READOUT_POTENTIAL
         layers = f.create_group("layer")
         index = 0
 

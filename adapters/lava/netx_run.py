@@ -13,8 +13,10 @@ import numpy as np
 import torch
 
 from leanspike.adapters.lava.runner import LavaRun, execute, stopped_after
+from leanspike.adapters.netx import READOUT_POTENTIAL, READOUT_SPIKES
 from leanspike.errors import ConfigError
 from leanspike.loihi.fixed_point import InputEncoding
+from leanspike.loihi.stages import count_output
 
 
 def _file_info(path) -> dict:
@@ -35,13 +37,15 @@ def run_netx(path: str | os.PathLike, x: torch.Tensor, *, timesteps: int | None 
     lava-dl netx's network from ``path`` in Lava's fixed point, one sample per T steps.
 
     Output: the last layer's potential at the end of each window, in v units scaled by the
-    file's ``output_scale``; spike counts are not read (netx blocks do not count)."""
+    file's ``output_scale``, or when the file's ``readout`` says so (a spiking readout) the
+    last layer's spikes counted per window, each worth ``output_scale``. Hidden layers' spike
+    counts are not read (netx blocks do not count)."""
     from lava.lib.dl.netx.hdf5 import Network
     from lava.magma.core.run_configs import Loihi2SimCfg
     from lava.proc.monitor.process import Monitor
 
     from leanspike.adapters.lava.layout import StageLayout
-    from leanspike.adapters.lava.procs.process import StreamInput
+    from leanspike.adapters.lava.procs.process import Readout, StreamInput
 
     info = _file_info(path)
     attrs = info["attrs"]
@@ -65,6 +69,19 @@ def run_netx(path: str | os.PathLike, x: torch.Tensor, *, timesteps: int | None 
     source.s_out.connect(net.inp)
     latency = len(net.layers)
     steps = n * timesteps + latency
+    scale = float(attrs.get("output_scale", 1.0))
+    if _readout(attrs) == READOUT_SPIKES:
+        # netx's network sends the last layer's spikes: counted per window as leanspike's own
+        # Lava networks count a spiking readout's
+        readout = Readout(shape=net.out.shape, num_samples=n, timesteps=timesteps,
+                          latency=latency, counts=True)
+        net.out.connect(readout.a_in)
+        with stopped_after(source):
+            seconds = execute(source, steps, Loihi2SimCfg(select_tag="fixed_pt"))
+            counts = readout.output.get()
+        raw = torch.from_numpy(np.asarray(counts).reshape(n, -1).astype(np.int64))
+        out = count_output(raw, scale)
+        return LavaRun("netx", out, {}, seconds, steps, n, raw)
     monitor = Monitor()
     monitor.probe(net.layers[-1].neuron.v, steps)
     with stopped_after(source):
@@ -73,5 +90,15 @@ def run_netx(path: str | os.PathLike, x: torch.Tensor, *, timesteps: int | None 
     trace = np.asarray(trace).reshape(steps, -1)
     ends = [j * timesteps + timesteps + latency - 1 for j in range(n)]  # 0-based rows
     raw = torch.from_numpy(trace[ends].astype(np.int64))
-    out = raw.to(torch.float64) * float(attrs.get("output_scale", 1.0))
+    out = raw.to(torch.float64) * scale
     return LavaRun("netx", out.to(torch.float32), {}, seconds, steps, n, raw)
+
+
+def _readout(attrs: dict) -> str:
+    """What the file's output is; h5py may give the attribute back as bytes."""
+    value = attrs.get("readout", READOUT_POTENTIAL)
+    value = value.decode() if isinstance(value, bytes) else str(value)
+    if value not in (READOUT_POTENTIAL, READOUT_SPIKES):
+        raise ConfigError(f"unknown netx readout {value!r}; known: {READOUT_POTENTIAL!r}, "
+                          f"{READOUT_SPIKES!r}")
+    return value

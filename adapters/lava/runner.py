@@ -2,7 +2,8 @@
 
 Each sample gets exactly T steps of network time; the neurons reset at the start of each of
 their windows and the readout takes the output potential when a window closes, L steps
-(one per synapse) after the input was sent. The runtime is stopped however the run ends
+(one per synapse) after the input was sent (a spiking readout: counts the output spikes of
+the window). The runtime is stopped however the run ends
 (errors, Ctrl-C), which also ends Lava's worker processes; Ctrl-C is the parent's alone to
 handle (``_sigint_deferred``), so it ends a run with one KeyboardInterrupt in the caller and
 no traceback from a worker.
@@ -25,7 +26,7 @@ from leanspike.adapters.lava.layout import StageLayout
 from leanspike.errors import ConfigError
 from leanspike.loihi import fixed_point as fx
 from leanspike.loihi.backends import LAVA_BACKENDS
-from leanspike.loihi.stages import Stage, to_stages
+from leanspike.loihi.stages import Stage, count_output, to_stages
 from leanspike.registry.sources import resolve_spec
 from leanspike.spec import NetworkSpec
 
@@ -44,7 +45,8 @@ class LavaRun:
     seconds: float
     steps: int
     num_samples: int
-    raw_output: torch.Tensor | None = None    # fixed point: the output potential's integers
+    raw_output: torch.Tensor | None = None    # fixed point: the output potential's integers,
+                                              # or a spiking readout's spike counts
     spikes: dict[int, torch.Tensor] = field(default_factory=dict)  # [T, N, ...] when recorded
 
     @property
@@ -298,8 +300,9 @@ def run(source, x: torch.Tensor, backend: str = "lava-float", *, registry=None,
     source_proc = StreamInput(data=data, timesteps=timesteps)
     network = SpecNetwork(stages=stages, layouts=layouts, timesteps=timesteps, num_samples=n,
                           input_bits=deployed.fixed.input_bits if fixed else 0, record=record)
+    spiking_readout = deployed.stages[-1].spiking
     readout = Readout(shape=layouts[-1].output_shape, num_samples=n, timesteps=timesteps,
-                      latency=len(stages))
+                      latency=len(stages), counts=spiking_readout)
     source_proc.s_out.connect(network.inp)
     network.out.connect(readout.a_in)
     steps = n * timesteps + len(stages)
@@ -320,5 +323,7 @@ def run(source, x: torch.Tensor, backend: str = "lava-float", *, registry=None,
     raw_out = None
     if fixed:
         raw_out = out.to(torch.int64)
-        out = raw_out.to(torch.float64) * deployed.fixed.output_scale
+        out = deployed.fixed.real_output(raw_out)
+    elif spiking_readout:
+        out = count_output(out, deployed.stages[-1].amplitude)
     return LavaRun(backend, out.to(torch.float32), counts, seconds, steps, n, raw_out, recorded)

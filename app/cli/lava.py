@@ -105,8 +105,11 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     deployed = prepare(source, fixed=fixed, calibration=calibration)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    # what the output is: a spiking readout's is its spike count (output_scale: one spike)
+    readout = "spike count" if deployed.spec.spiking_readout else "potential"
     record = {"backend": args.backend, "source": entry.ref if entry is not None else args.snn,
-              "dataset": dataset, "timesteps": deployed.spec.timesteps, **LAVA_VERSIONS}
+              "dataset": dataset, "timesteps": deployed.spec.timesteps, "readout": readout,
+              **LAVA_VERSIONS}
     if fixed:
         q = deployed.fixed
         record["fixed_point"] = {"input_encoding": q.encoding.as_dict(),
@@ -140,7 +143,8 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         print(report)
         record["verification"] = {"agree": report.agree, "samples": len(x),
                                   "first_divergence": str(report.first_divergence or ""),
-                                  "prediction_agreement": report.prediction_agreement}
+                                  "prediction_agreement": report.prediction_agreement,
+                                  "max_output_error": report.max_output_error}
     deployed.spec.save(out / "spec")
     (out / "deployment.json").write_text(json.dumps(record, indent=2) + "\n")
     if entry is not None:

@@ -99,11 +99,16 @@ class _ReadoutModel(PyLoihiProcessModel):
     def run_spk(self) -> None:
         a = self.a_in.recv()
         p = self.proc_params
-        rel = self.time_step - p["latency"]
-        if rel > 0 and rel % p["timesteps"] == 0:
-            j = rel // p["timesteps"] - 1
-            if j < p["num_samples"]:
-                self.output[j] = a
+        rel = self.time_step - p["latency"]  # step 1..T of sample j at rel = j*T + 1..T
+        if rel < 1:
+            return
+        j, tau = divmod(rel - 1, p["timesteps"])
+        if j >= p["num_samples"]:
+            return
+        if p["counts"]:
+            self.output[j] += a
+        elif tau == p["timesteps"] - 1:
+            self.output[j] = a
 
 
 @implements(proc=Readout, protocol=LoihiProtocol)
@@ -315,6 +320,7 @@ class _FastNetworkModel(PyLoihiProcessModel):
                 self.state[k] = stage.v_init.to(self.dtype).expand_as(self.state[k]).clone()
             self.state[k], s = self._neuron(stage, self.state[k], a_now)
             if s is None:
+                h = self.state[k]  # the integrating output sends its potential
                 break
             if 0 <= j < self.num_samples:
                 s_lava = self.layouts[k].neurons_to_lava(s[0])
@@ -322,7 +328,8 @@ class _FastNetworkModel(PyLoihiProcessModel):
                 if self.recording:
                     getattr(self, f"spikes_{k}")[j * self.timesteps + tau] = s_lava
             h = s.to(self.dtype)
-        self.out.send(self.layouts[-1].neurons_to_lava(self.state[-1][0]))
+        # as the last neuron population does: a spiking readout sends its spikes
+        self.out.send(self.layouts[-1].neurons_to_lava(h[0]))
 
 
 class _FastFloat(_FastNetworkModel):

@@ -10,7 +10,8 @@ step tau (1..T) of sample j at time step j*T + tau + k + 1, and the output of sa
 complete at j*T + T + L for an L-stage network. Every neuron process resets to its initial
 potential at the start of each of its windows. A max pooling of spikes is a stage of its own
 (a pooling population: ``leanspike.loihi.stages``), so each one adds a step to L, once per run:
-streamed samples follow each other without a gap.
+streamed samples follow each other without a gap. A spiking readout's spikes for sample j
+arrive at j*T + tau + L, tau = 1..T, and are counted per window.
 """
 
 from __future__ import annotations
@@ -60,12 +61,14 @@ class SpecNeuron(AbstractProcess):
 
 
 class Readout(AbstractProcess):
-    """Keeps the output stage's potential at the end of every sample's window."""
+    """Keeps the output stage's potential at the end of every sample's window, or with
+    ``counts`` (a spiking readout, whose output is its spike count) adds up the spikes it
+    receives in each sample's window."""
 
     def __init__(self, *, shape: tuple[int, ...], num_samples: int, timesteps: int,
-                 latency: int, **kwargs) -> None:
+                 latency: int, counts: bool = False, **kwargs) -> None:
         super().__init__(shape=shape, num_samples=num_samples, timesteps=timesteps,
-                         latency=latency, **kwargs)
+                         latency=latency, counts=counts, **kwargs)
         self.a_in = InPort(shape=shape)
         self.output = Var(shape=(num_samples, *shape), init=0)
 
