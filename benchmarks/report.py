@@ -262,13 +262,57 @@ def _maxpool_hop(doc: dict) -> str:
             f"samples, N*T + stages.\n\n{hops}.\n\n" + table)
 
 
+ADOPTION_RECIPES = (("users_loss", "user's loss"), ("default", "default"))
+ADOPTION_COLUMNS = (("T1", "T=1", ".4f"), ("pruned", "pruned", ".4f"),
+                    ("sparsity", "sparsity", ".3f"), ("synaptic_ops", "synaptic ops", ".1f"),
+                    ("lava_fixed", "Lava fixed", ".4f"), ("lava_agreement", "agreement", ".2%"))
+
+
+def _adoption(doc: dict) -> str:
+    """One row per user shape (medians over seeds); "-" where a run left a column out (e.g.
+    ``--no-lava``)."""
+    def cell(summary: dict, key: str, fmt: str) -> str:
+        value = summary.get(f"{key}_median")
+        return "-" if value is None else format(value, fmt)
+
+    T = doc["records"][0]["T"] if doc["records"] else "T"
+    rows = []
+    for s in doc["summary"]:
+        row = [s["shape"], cell(s, "users", ".4f"), cell(s, "adopted_counts", ".4f"),
+               cell(s, "adopted_membrane", ".4f")]
+        for recipe, _ in ADOPTION_RECIPES:
+            row += [cell(s, f"{recipe}_{key}", fmt) for key, _, fmt in ADOPTION_COLUMNS]
+        rows.append(row)
+    headers = ["shape", f"user's (T={T})", "adopted (counts)", "adopted (integrating)",
+               *[f"{label}: {name}" for _, label in ADOPTION_RECIPES
+                 for _, name, _ in ADOPTION_COLUMNS]]
+    table = format_table(headers, rows, markdown=True)
+    return (f"Users' own snnTorch models (the shapes of `examples/bring_your_snntorch_model.py`) "
+            f"on {doc['dataset']}, test accuracy, median of {doc['seeds']} seeds. user's: "
+            f"trained the snnTorch way at T={T} ({doc['epochs']} epochs, Adam, `ce_rate_loss`) "
+            f"and read as the user reads it, by output spike counts. adopted: the same model "
+            f"adopted by leanspike at T={T} before any retraining, read by its spike counts "
+            f"(`readout='spikes'`) and with leanspike's default integrating output layer. Then "
+            f"each recipe retrains T={T} -> 2 -> 1 (IIR, {doc['retrain_epochs']} epochs per "
+            f"stage; T=1: its accuracy) and prunes with Grad R to 90% for "
+            f"{doc['prune_epochs']} epochs at T=1 (pruned: accuracy, sparsity: measured, "
+            f"synaptic ops: per inference, live synapses only): user's loss keeps "
+            f"`ce_rate_loss` (the output keeps spiking and is read by its counts), default "
+            f"trains an integrating output with cross-entropy. Lava fixed: the pruned network "
+            f"in Loihi 2 fixed point on Lava (`lava-fixed`, every test sample; a spiking "
+            f"readout's spikes counted per sample); agreement: the fraction of test samples "
+            f"whose Lava prediction equals its snnTorch twin's (the same fixed-point network "
+            f"in float).\n\n" + table)
+
+
 RENDERERS = {"ann_digits": ("ANN baselines (digits)", _ann_digits),
              "conversion": ("DNN-to-SNN conversion", _conversion),
              "iir": ("Retraining down to one time step (IIR-SNN)", _iir),
              "pruning": ("Pruning (Grad R, STDS and magnitude)", _pruning),
              "lava": ("Deployment on Lava (float, Loihi 2 fixed point, netx)", _lava),
              "stdp": ("STDP-learned TTFS networks with pruning during learning", _stdp),
-             "maxpool_hop": ("Max pooling on Lava: the pooling population's hop", _maxpool_hop)}
+             "maxpool_hop": ("Max pooling on Lava: the pooling population's hop", _maxpool_hop),
+             "adoption": ("Users' snnTorch models through every stage", _adoption)}
 
 
 def render() -> str:
