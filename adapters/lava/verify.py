@@ -3,7 +3,9 @@ run the same inputs and their spikes are compared layer by layer and step by ste
 
 Float backends are compared with the snnTorch model itself. Fixed-point backends compute
 something else on purpose (Loihi integers), so their spikes are compared with the torch
-emulation of the same integers, and their predictions with snnTorch's float ones.
+emulation of the same integers, and their predictions with snnTorch's float ones. Outputs are
+compared in real units: the output potential, or a spiking readout's spike counts times its
+amplitude.
 """
 
 from __future__ import annotations
