@@ -10,11 +10,11 @@ import torch
 from leanspike import spec as S
 from leanspike.errors import SpecError
 from leanspike.loihi import emulate_fixed, quantize, to_stages
-from leanspike.reference import simulate
+from leanspike.loihi.backends import LAVA_BACKENDS
 
 pytestmark = pytest.mark.lava
 
-BACKENDS = ["lava-float", "lava-fast-float", "lava-fixed", "lava-fast-fixed"]
+BACKENDS = list(LAVA_BACKENDS)
 
 
 def _inputs(spec, n=6, seed=2):
@@ -23,28 +23,14 @@ def _inputs(spec, n=6, seed=2):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("timesteps", [1, 3])
-def test_max_pooling_streams_exactly_on_every_backend(make_maxpool_spec, backend, timesteps):
-    from leanspike.adapters.lava.runner import prepare, run
-
+def test_max_pooling_streams_exactly_on_every_backend(make_maxpool_spec, backend, timesteps,
+                                                     agrees_on_lava):
     spec = make_maxpool_spec(timesteps=timesteps)
-    x = _inputs(spec)
-    fixed = "fixed" in backend
-    deployed = prepare(spec, fixed=fixed, calibration=x)
-    got = run(spec, x, backend, deployed=deployed, record=True)
-    if fixed:
-        want, raw = emulate_fixed(deployed.fixed, x)
-        assert torch.equal(got.raw_output, raw)
-    else:
-        want = simulate(spec, x)
-        assert torch.allclose(got.output, want.output, atol=1e-4, rtol=1e-5)
-    assert got.spikes.keys() == want.spikes.keys() == {0, 1, 2, 3}
-    for i in want.spikes:  # every spike of every sample, pools included
-        assert torch.equal(got.spikes[i], want.spikes[i]), f"layer {i}"
-        assert torch.equal(got.spike_counts[i], want.spikes[i].sum((0, 1)).to(torch.int64))
+    got, want = agrees_on_lava(spec, backend, n=6, seed=2)
+    assert got.spikes.keys() == {0, 1, 2, 3}  # every spike of every sample, pools included
     assert 0 < float(want.spikes[1].mean()) < 1
     # two pooling populations: two more hops than the three weighted layers
-    assert len(to_stages(spec)) == 5 and got.steps == len(x) * timesteps + 5
-    assert not multiprocessing.active_children()
+    assert len(to_stages(spec)) == 5 and got.steps == 6 * timesteps + 5
 
 
 @pytest.mark.parametrize("backend", ["lava-float", "lava-fixed"])
