@@ -29,11 +29,19 @@ def _grid(value: torch.Tensor, step: torch.Tensor | float) -> torch.Tensor:
     return torch.round(value / step) * step
 
 
-def _snap_scalar(value, unit: float):
-    """A threshold/initial potential (float or per-neuron tensor) on the weight-unit grid."""
+def _snap_scalar(value, unit: float, lowest: int | None = None, highest: int | None = None):
+    """A threshold/initial potential (float or per-neuron tensor) on the weight-unit grid,
+    its mantissa clipped to [lowest, highest] as ``quantize`` clips it (a threshold is at
+    least one unit: below half a unit it would round to zero, which no spec allows)."""
     if isinstance(value, torch.Tensor):
-        return _grid(value.detach().to(torch.float64), unit).to(value.dtype)
-    return float(round(float(value) / unit) * unit)
+        mant = torch.round(value.detach().to(torch.float64) / unit)
+        if lowest is not None or highest is not None:
+            mant = mant.clamp(lowest, highest)
+        return (mant * unit).to(value.dtype)
+    mant = round(float(value) / unit)
+    mant = max(mant, lowest) if lowest is not None else mant
+    mant = min(mant, highest) if highest is not None else mant
+    return float(mant * unit)
 
 
 def _weight_factor(spec: S.NetworkSpec, index: int, amplitude: float,
@@ -84,7 +92,7 @@ def snap_to_fixed_point(spec: S.NetworkSpec, calibration: torch.Tensor | None = 
         leak = 1.0 - dv / (1 << fx.DECAY_BITS)
         changes = {"leak": leak, "v_init": _snap_scalar(n.v_init, fs.unit)}
         if isinstance(n, S.LIF):
-            changes["threshold"] = _snap_scalar(n.threshold, fs.unit)
+            changes["threshold"] = _snap_scalar(n.threshold, fs.unit, 1, fx.VTH_MANT_MAX)
             amplitude = float(n.amplitude)
         else:
             amplitude = 1.0

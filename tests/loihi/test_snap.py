@@ -95,3 +95,21 @@ def test_a_max_pooled_spec_snaps_to_the_network_the_chip_runs(make_maxpool_spec,
     for i in twin.spikes:
         differ = float((twin.spikes[i] != chip.spikes[i]).float().mean())
         assert differ < 0.002, f"layers[{i}]: {differ:.2%} of spikes differ"
+
+
+def test_a_threshold_below_half_a_unit_snaps_to_one_unit_as_quantize_does():
+    """Quantisation clips a threshold mantissa to at least 1; the snapped spec must say the
+    same (rounding to 0 would be an invalid spec and a different network)."""
+    import torch
+
+    from leanspike import spec as S
+    from leanspike.loihi import snap_to_fixed_point
+
+    g = torch.Generator().manual_seed(0)
+    spec = S.NetworkSpec((6,), [
+        S.Linear(torch.randn(5, 6, generator=g) * 10, None, None, S.LIF(threshold=1e-6)),
+        S.Linear(torch.randn(3, 5, generator=g), None, None, S.Integrator())], timesteps=1)
+    snapped, fixed = snap_to_fixed_point(spec.validate(), torch.rand(20, 6, generator=g))
+    threshold = snapped.layers[0].neuron.threshold
+    assert threshold > 0
+    assert threshold == float(fixed.stages[0].vth.min()) * fixed.stages[0].unit
