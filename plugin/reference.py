@@ -80,6 +80,7 @@ def simulate(spec: NetworkSpec, x: torch.Tensor, *, record_spikes: bool = True,
     steps = spec.timesteps if timesteps is None else timesteps
     x = x.to(torch.float32)
     state: dict[int, torch.Tensor] = {}
+    syn: dict[int, torch.Tensor] = {}  # the synaptic current of current-based neurons
     spikes: dict[int, list[torch.Tensor]] = {}
     currents: dict[int, list[torch.Tensor]] = {}
     out = None
@@ -108,6 +109,9 @@ def simulate(spec: NetworkSpec, x: torch.Tensor, *, record_spikes: bool = True,
                 n = layer.neuron
                 if i not in state:
                     state[i] = torch.zeros_like(current) + _as_tensor(n.v_init, current)
+                if n.current_leak:  # i[t] = current_leak * i[t-1] + I[t], never reset
+                    current = n.current_leak * syn.get(i, torch.zeros_like(current)) + current
+                    syn[i] = current
                 u = n.leak * state[i] + current
                 if isinstance(n, Integrator):
                     state[i] = u

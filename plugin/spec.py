@@ -7,7 +7,8 @@ definition), so neither snnTorch's nor Lava's defaults are the definition.
 Discrete-time semantics, for t = 1..T, with the input presented directly at every step:
 
     I[t] = W_eff * x[t] + b                  (W_eff = weight * mask; conv or dense)
-    u[t] = leak * u[t-1] + I[t]               (u[0] = v_init)
+    i[t] = current_leak * i[t-1] + I[t]       (i[0] = 0; current_leak = 0 gives i[t] = I[t])
+    u[t] = leak * u[t-1] + i[t]               (u[0] = v_init)
     s[t] = u[t] > threshold                   (LIF layers only; strict, as Lava and snnTorch)
     u[t] = u[t] - threshold * s[t]            (reset "subtract")   or   u[t] * (1 - s[t])  ("zero")
     x'[t] = amplitude * s[t]                  (what the next layer receives)
@@ -31,7 +32,10 @@ On disk a spec is a folder: ``spec.json`` (structure, scalars, format version, t
 weights) and ``weights.safetensors`` (every tensor, bit for bit). The format version written is
 the lowest that expresses the spec: 1 without max pooling (byte for byte what earlier releases
 wrote and read), 2 with it, 3 with a spiking readout, so that a leanspike that knows neither
-says "written by a newer leanspike" instead of misreading the file.
+says "written by a newer leanspike" instead of misreading the file. Version 4 adds a neuron's
+``current_leak`` (the synaptic current state of a current-based LIF, snnTorch's ``Synaptic``
+``alpha``; never reset by a spike); a neuron without one (current_leak == 0) writes no such
+field, so every spec that does not use it is written as before.
 """
 
 from __future__ import annotations
@@ -52,8 +56,9 @@ from leanspike.atomic import atomic_write
 from leanspike.errors import SpecError, SpecFileError
 
 FORMAT_NAME = "leanspike.spec"
-FORMAT_VERSION = 3  # the newest version this leanspike reads and writes
+FORMAT_VERSION = 4  # the newest version this leanspike reads and writes
 SPIKING_READOUT_SINCE = 3  # the format version that introduced a LIF output layer
+CURRENT_LEAK_SINCE = 4  # the format version that introduced a neuron's current_leak
 # the format version that introduced each layer type added after version 1
 LAYER_SINCE = {"MaxPool2d": 2}
 SPEC_FILE = "spec.json"
@@ -66,13 +71,15 @@ Scalar = Union[float, torch.Tensor]
 
 @dataclass(eq=False)
 class LIF:
-    """A spiking neuron population after a weighted layer (IF when leak == 1)."""
+    """A spiking neuron population after a weighted layer (IF when leak == 1); current-based
+    (snnTorch's Synaptic, Loihi's CUBA current) when current_leak > 0."""
 
     threshold: Scalar = 1.0
     leak: float = 1.0
     reset: str = "subtract"
     amplitude: float = 1.0
     v_init: Scalar = 0.0
+    current_leak: float = 0.0  # decay of the synaptic current state; 0: none (I feeds u)
 
 
 @dataclass(eq=False)
@@ -81,6 +88,7 @@ class Integrator:
 
     leak: float = 1.0
     v_init: Scalar = 0.0
+    current_leak: float = 0.0  # as LIF's: the output of a current-based (Synaptic) model
 
 
 Neuron = Union[LIF, Integrator]
@@ -279,6 +287,7 @@ def _check_neuron(i: int, layer: Layer, out_shape: tuple[int, ...], is_last: boo
             f"got {type(neuron).__name__}"
         )
     _check_number(neuron.leak, f"{where}.leak", 0.0, 1.0)
+    _check_number(neuron.current_leak, f"{where}.current_leak", 0.0, 1.0)
     _check_scalar_or_tensor(neuron.v_init, f"{where}.v_init", out_shape)
     if isinstance(neuron, LIF):
         _check_scalar_or_tensor(neuron.threshold, f"{where}.threshold", out_shape)
@@ -408,6 +417,11 @@ def _bitwise_equal(a: torch.Tensor, b: torch.Tensor) -> bool:
     return a.view(torch.uint8).equal(b.view(torch.uint8)) if a.numel() else True
 
 
+def _no_current_leak(neuron: Neuron) -> bool:
+    value = neuron.current_leak
+    return not isinstance(value, torch.Tensor) and value == 0
+
+
 def _to_document(spec: NetworkSpec) -> tuple[dict, dict[str, torch.Tensor]]:
     tensors: dict[str, torch.Tensor] = {}
 
@@ -432,6 +446,8 @@ def _to_document(spec: NetworkSpec) -> tuple[dict, dict[str, torch.Tensor]]:
             else:
                 entry["neuron"] = {"type": type(n).__name__}
                 for fname in n.__dataclass_fields__:
+                    if fname == "current_leak" and _no_current_leak(n):
+                        continue  # absent as before version 4: byte for byte what it wrote
                     entry["neuron"][fname] = put(getattr(n, fname), f"layers.{i}.neuron.{fname}")
         elif isinstance(layer, POOLS):
             entry["kernel_size"] = list(layer.kernel_size)
@@ -440,7 +456,9 @@ def _to_document(spec: NetworkSpec) -> tuple[dict, dict[str, torch.Tensor]]:
     doc = {
         "format": FORMAT_NAME,
         "format_version": max([*(LAYER_SINCE.get(e["type"], 1) for e in layers),
-                               SPIKING_READOUT_SINCE if spec.spiking_readout else 1]),
+                               SPIKING_READOUT_SINCE if spec.spiking_readout else 1,
+                               *(CURRENT_LEAK_SINCE for e in layers
+                                 if "current_leak" in (e.get("neuron") or {}))]),
         "timesteps": spec.timesteps,
         "encoding": spec.encoding,
         "input_shape": list(spec.input_shape),
@@ -505,15 +523,19 @@ class _Reader:
         if unknown:
             raise self.fail(where, f"unknown field(s) {sorted(unknown)}")
         kwargs = {}
+        if "current_leak" in raw and self.version < CURRENT_LEAK_SINCE:
+            raise self.fail(f"{where}.current_leak", f"exists from format_version "
+                            f"{CURRENT_LEAK_SINCE} on; this document says version {self.version}")
         for fname in fields:
-            v = self.field(raw, fname, where)
+            v = self.field(raw, fname, where, default=0.0 if fname == "current_leak" else ...)
             if fname == "reset":
                 if not isinstance(v, str):
                     raise self.fail(f"{where}.reset", f"expected a string, got {v!r}")
                 kwargs[fname] = v
             else:
                 kwargs[fname] = self.value(v, f"{where}.{fname}")
-                if fname in ("leak", "amplitude") and isinstance(kwargs[fname], torch.Tensor):
+                if fname in ("leak", "amplitude", "current_leak") and isinstance(
+                        kwargs[fname], torch.Tensor):
                     raise self.fail(f"{where}.{fname}", "must be a number, not a tensor")
         return cls(**kwargs)
 

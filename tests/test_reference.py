@@ -87,3 +87,16 @@ def test_max_pooling_of_the_analog_input_is_a_real_max(make_maxpool_spec):
     manual.input_shape = (1, 8, 7)
     want = simulate(manual, torch.maximum(x[..., :-1], x[..., 1:]))
     assert torch.equal(result.output, want.output)
+
+
+def test_a_current_leak_is_snntorch_synaptic_resetting_on_the_step():
+    """i = a*i + I; u = b*u + i; fire u > th; reset u only (the current carries on)."""
+    spec = S.NetworkSpec((1,), [S.Linear(torch.ones(1, 1), None, None,
+                                     S.LIF(threshold=1.0, leak=0.5, current_leak=0.5)),
+                              S.Linear(torch.ones(1, 1), None, None,
+                                     S.Integrator(leak=1.0, current_leak=0.5))], timesteps=4)
+    r = simulate(spec, torch.tensor([[0.6]]))
+    # i: .6, .9, 1.05, 1.125; u: .6, 1.2 -> fire -> .2, 1.15 -> .15, 1.2 -> .2
+    assert r.spikes[0].flatten().tolist() == [0, 1, 1, 1]
+    # the output integrates a current of the spikes: i2 = 0, 1, 1.5, 1.75; u2 = sum
+    assert torch.allclose(r.output, torch.tensor([[4.25]]))

@@ -201,7 +201,7 @@ def test_nan_literal_in_json(saved):
      r"layers\[1\]\.type: unknown layer type 'MaxPool3d'"),
     (lambda d: d["layers"][0]["neuron"].update(type="Izhikevich"),
      r"layers\[0\] \(Conv2d\)\.neuron\.type: unknown neuron type"),
-    (lambda d: d.update(format_version=4), r"version 4 was written by a newer leanspike"),
+    (lambda d: d.update(format_version=5), r"version 5 was written by a newer leanspike"),
     (lambda d: d.update(format="something.else"), r"not a leanspike spec"),
     (lambda d: d.pop("timesteps"), r"missing field 'timesteps'"),
     (lambda d: d["layers"][0].pop("stride"), r"layers\[0\] \(Conv2d\): missing field 'stride'"),
@@ -338,3 +338,49 @@ def test_a_spiking_readout_is_its_spike_count_and_format_version_3(tmp_path):
     assert not spec.spiking_readout
     plain = spec.save(tmp_path / "plain")
     assert json.loads((plain / "spec.json").read_text())["format_version"] == 1
+
+
+# --- current-based neurons (current_leak, format version 4) -------------------------------------
+
+def _synaptic_spec(current_leak=0.5, out_leak=0.0):
+    g = torch.Generator().manual_seed(1)
+    return S.NetworkSpec((6,), [
+        S.Linear(torch.randn(5, 6, generator=g), torch.randn(5, generator=g), None,
+                 S.LIF(threshold=0.7, leak=0.9, current_leak=current_leak)),
+        S.Linear(torch.randn(3, 5, generator=g), None, None,
+                 S.Integrator(leak=0.8, current_leak=out_leak))], timesteps=5).validate()
+
+
+def test_a_current_leak_is_written_as_format_version_4_and_read_back(tmp_path):
+    spec = _synaptic_spec(0.5, 0.25)
+    path = spec.save(tmp_path / "s")
+    doc = json.loads((path / S.SPEC_FILE).read_text())
+    assert doc["format_version"] == 4
+    assert doc["layers"][0]["neuron"]["current_leak"] == 0.5
+    back = S.load_spec(path)
+    assert back.identical(spec) and back.layers[1].neuron.current_leak == 0.25
+    back.save(tmp_path / "t")
+    assert (tmp_path / "t" / S.SPEC_FILE).read_bytes() == (path / S.SPEC_FILE).read_bytes()
+
+
+def test_no_current_leak_writes_no_field_and_the_old_version(tmp_path):
+    path = _synaptic_spec(0.0, 0.0).save(tmp_path / "s")
+    doc = json.loads((path / S.SPEC_FILE).read_text())
+    assert doc["format_version"] == 1
+    assert all("current_leak" not in (e.get("neuron") or {}) for e in doc["layers"])
+
+
+def test_a_current_leak_in_an_older_version_is_refused(tmp_path):
+    _synaptic_spec().save(tmp_path)
+    _rewrite_json(tmp_path, lambda d: d.update(format_version=3, weights_sha256=d[
+        "weights_sha256"]))
+    with pytest.raises(SpecFileError, match=r"current_leak.*format_version 4"):
+        S.load_spec(tmp_path)
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.5, float("nan")])
+def test_current_leak_is_validated(bad):
+    spec = _synaptic_spec()
+    spec.layers[0].neuron.current_leak = bad
+    with pytest.raises(SpecError, match=r"layers\[0\] \(Linear\)\.neuron\.current_leak"):
+        spec.validate()

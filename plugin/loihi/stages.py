@@ -209,6 +209,12 @@ def to_stages(spec: S.NetworkSpec) -> list[Stage]:
     """The spec's weighted layers as hardware stages, pooling/flatten/amplitude folded in, and
     each max pooling of spikes as a pooling population of its own."""
     S.validate(spec)
+    for i, layer in spec.weighted_layers():
+        if layer.neuron.current_leak:  # nothing below models the current state yet
+            raise SpecError(f"layers[{i}] ({type(layer).__name__}).neuron.current_leak: "
+                            f"current-based neurons (snnTorch Synaptic, current_leak "
+                            f"{layer.neuron.current_leak}) are not yet deployable on Lava / Loihi; "
+                            f"use current_leak 0 (snn.Leaky)")
     shapes = spec.layer_shapes()
     spike_outputs = set(spec.spiking_layers())
     stages: list[Stage] = []

@@ -139,3 +139,14 @@ def test_split_groups_computes_the_same_convolution(groups, limit, merged):
     assert n == merged and new.shape == (2 * groups, 3 * groups // merged, 2, 2)
     torch.testing.assert_close(torch.nn.functional.conv2d(x, new, groups=n),
                                torch.nn.functional.conv2d(x, weight, groups=groups))
+
+
+@pytest.mark.parametrize("where", [0, 1])
+def test_a_current_leak_is_refused_until_lava_models_it(where):
+    g = torch.Generator().manual_seed(0)
+    spec = S.NetworkSpec((4,), [S.Linear(torch.randn(3, 4, generator=g), None, None, S.LIF()),
+                                S.Linear(torch.randn(2, 3, generator=g), None, None,
+                                         S.Integrator())], timesteps=2)
+    spec.layers[where].neuron.current_leak = 0.5
+    with pytest.raises(SpecError, match=rf"layers\[{where}\].*current_leak.*not yet deployable"):
+        to_stages(spec)
