@@ -17,7 +17,13 @@ from torch import nn
 from torch.nn.utils import prune
 
 from leanspike import spec as S
-from leanspike.adapters.snntorch.neurons import SpecIntegrator, SpecLeaky
+from leanspike.adapters.snntorch.neurons import (
+    CURRENT_BASED,
+    SpecIntegrator,
+    SpecLeaky,
+    SpecSynaptic,
+    SpecSynapticIntegrator,
+)
 from leanspike.convert.chain import shape_layer
 from leanspike.errors import ConfigError, SpecError
 from leanspike.registry.sources import resolve_spec
@@ -91,7 +97,8 @@ class SpikingNetwork(nn.Module):
                               f"input_shape {self.input_shape} (batch first, or time then batch)")
         if per_step and x.shape[0] != steps:
             raise ConfigError(f"input has {x.shape[0]} time steps, the network runs {steps}")
-        mems: dict[int, torch.Tensor | None] = {}
+        # each neuron's state, as it returns it after the spikes: (mem,) or (syn, mem)
+        states: dict[int, list[torch.Tensor]] = {}
         spikes: dict[int, list[torch.Tensor]] = {}
         outputs: list[torch.Tensor] = []
         readout = self.readout_index
@@ -100,9 +107,9 @@ class SpikingNetwork(nn.Module):
             amplitude = None  # of the spikes h carries, while it carries spikes
             for i, layer in enumerate(self.layers):
                 if isinstance(layer, (SpecLeaky, SpecIntegrator)):
-                    spk, mems[i] = layer(h, mems.get(i))
+                    spk, *states[i] = layer(h, *states.get(i, ()))
                     if i == readout:
-                        outputs.append(mems[i] if isinstance(layer, SpecIntegrator) else spk)
+                        outputs.append(states[i][-1] if isinstance(layer, SpecIntegrator) else spk)
                     if not isinstance(layer, SpecIntegrator):
                         amplitude = layer.graded_spikes_factor
                         if record_spikes:
@@ -203,15 +210,28 @@ def to_snntorch(source, *, registry=None, spike_grad=None, surrogate: str | None
         else:
             modules.append(_weighted_module(layer))
             n = layer.neuron
+            # a current state (current_leak) makes it snn.Synaptic-like; alpha learns as beta
+            current = {"alpha": n.current_leak, "learn_alpha": learn_beta} \
+                if n.current_leak else {}
             if isinstance(n, S.LIF):
-                modules.append(SpecLeaky(n.leak, n.threshold, reset_mechanism=n.reset,
-                                         amplitude=n.amplitude, v_init=n.v_init,
-                                         spike_grad=spike_grad, surrogate=surrogate,
-                                         learn_beta=learn_beta,
-                                         learn_threshold=learn_threshold))
+                modules.append((SpecSynaptic if current else SpecLeaky)(
+                    beta=n.leak, threshold=n.threshold, reset_mechanism=n.reset,
+                    amplitude=n.amplitude, v_init=n.v_init, spike_grad=spike_grad,
+                    surrogate=surrogate, learn_beta=learn_beta, learn_threshold=learn_threshold,
+                    **current))
             else:
-                modules.append(SpecIntegrator(n.leak, v_init=n.v_init, learn_beta=learn_beta))
+                modules.append((SpecSynapticIntegrator if current else SpecIntegrator)(
+                    beta=n.leak, v_init=n.v_init, learn_beta=learn_beta, **current))
     return SpikingNetwork(modules, spec.input_shape, spec.timesteps, spec.metadata)
+
+
+def _scalar_alpha(module: nn.Module, index: int) -> float:
+    alpha = module.alpha.detach().clamp(0, 1)
+    if alpha.numel() != 1:
+        raise SpecError(f"layers[{index}] ({type(module).__name__}): per-neuron current decays "
+                        f"(alpha of shape {tuple(alpha.shape)}) are not supported; use one "
+                        f"alpha per layer")
+    return float(alpha)
 
 
 def _scalar_or_tensor(t: torch.Tensor):
@@ -268,6 +288,8 @@ def to_spec(network: SpikingNetwork) -> S.NetworkSpec:
             else:
                 layers[-1].neuron = S.Integrator(leak=float(module.beta.clamp(0, 1)),
                                                  v_init=_scalar_or_tensor(module.v_init))
+            if isinstance(module, CURRENT_BASED):
+                layers[-1].neuron.current_leak = _scalar_alpha(module, i)
         else:
             layers.append(_spec_layer(module, i))
     spec = S.NetworkSpec(network.input_shape, layers, network.timesteps,

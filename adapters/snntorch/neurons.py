@@ -119,3 +119,46 @@ class SpecIntegrator(snn.Leaky):
             mem = self.init_mem(input_)
         mem = self.beta.clamp(0, 1) * mem + input_
         return torch.zeros_like(mem), mem
+
+
+class _CurrentBased:
+    """The spec's current state (``current_leak``, snnTorch Synaptic's ``alpha``): the input
+    feeds i = alpha*i + I, which feeds the membrane; a spike never resets it.
+    ``forward(input_, syn, mem) -> (spk, syn, mem)``, the order snn.Synaptic returns."""
+
+    def _init_alpha(self, alpha, learn_alpha: bool) -> None:
+        alpha = _tensor(alpha)
+        if learn_alpha:
+            self.alpha = torch.nn.Parameter(alpha)
+        else:
+            self.register_buffer("alpha", alpha)
+
+    def forward(self, input_: torch.Tensor, syn: torch.Tensor | None = None,
+                mem: torch.Tensor | None = None):
+        if syn is None or syn.shape != input_.shape:
+            syn = torch.zeros_like(input_)
+        syn = self.alpha.clamp(0, 1) * syn + input_
+        spk, mem = super().forward(syn, mem)
+        return spk, syn, mem
+
+
+class SpecSynaptic(_CurrentBased, SpecLeaky):
+    """A current-based LIF layer of the spec (snnTorch's ``snn.Synaptic``, reset on the step it
+    fires): i = alpha*i + I; u = beta*u + i; s = u > threshold; reset u."""
+
+    def __init__(self, alpha: float = 0.0, beta: float = 1.0, threshold=1.0, *,
+                 learn_alpha: bool = False, **kwargs):
+        super().__init__(beta, threshold, **kwargs)
+        self._init_alpha(alpha, learn_alpha)
+
+
+class SpecSynapticIntegrator(_CurrentBased, SpecIntegrator):
+    """The spec's output layer after a current state: i = alpha*i + I; u = beta*u + i."""
+
+    def __init__(self, alpha: float = 0.0, beta: float = 1.0, *, v_init=0.0,
+                 learn_alpha: bool = False, learn_beta: bool = False):
+        super().__init__(beta, v_init=v_init, learn_beta=learn_beta)
+        self._init_alpha(alpha, learn_alpha)
+
+
+CURRENT_BASED = (SpecSynaptic, SpecSynapticIntegrator)

@@ -17,7 +17,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from leanspike.adapters.snntorch.losses import LossFn, cross_entropy
 from leanspike.adapters.snntorch.network import SpikingNetwork
-from leanspike.adapters.snntorch.neurons import SpecIntegrator, SpecLeaky
+from leanspike.adapters.snntorch.neurons import CURRENT_BASED, SpecIntegrator, SpecLeaky
 from leanspike.errors import ConfigError
 from leanspike.progress import progress_bar
 from leanspike.training import resolve_device, set_seed
@@ -68,6 +68,8 @@ def make_trainable(net: SpikingNetwork, *, thresholds: bool = True, leaks: bool 
             _to_parameter(m, "threshold")
         if isinstance(m, (SpecLeaky, SpecIntegrator)) and leaks:
             _to_parameter(m, "beta")
+        if isinstance(m, CURRENT_BASED) and leaks:
+            _to_parameter(m, "alpha")
 
 
 @torch.no_grad()
@@ -77,6 +79,8 @@ def _keep_in_range(net: SpikingNetwork) -> None:
             m.threshold.clamp_(min=MIN_THRESHOLD)
         if isinstance(m, (SpecLeaky, SpecIntegrator)):
             m.beta.clamp_(0.0, 1.0)
+        if isinstance(m, CURRENT_BASED):
+            m.alpha.clamp_(0.0, 1.0)
 
 
 @dataclass
