@@ -15,6 +15,7 @@ modules are neurons is the caller's to say (the snnTorch adapter passes snnTorch
 
 from __future__ import annotations
 
+import inspect
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -162,6 +163,16 @@ def _is_shape_query(node: fx.Node) -> bool:
         and isinstance(node.args[0], fx.Node) and _is_shape_query(node.args[0]))
 
 
+def _state_inputs(node: fx.Node, m: nn.Module) -> list[tuple[int, object]]:
+    """A neuron call's state inputs by position: (input, mem) for a Leaky, (input, syn, mem) for
+    a Synaptic; each must be the output of the same index of the neuron's previous step (a
+    neuron returns (spikes, *state) in the order it takes the state)."""
+    names = list(inspect.signature(m.forward).parameters)
+    out = list(enumerate(node.args))[1:]
+    out += [(names.index(k) if k in names else -1, v) for k, v in node.kwargs.items()]
+    return out
+
+
 def capture(model: nn.Module, is_neuron: Callable[[nn.Module], bool] = lambda m: False,
             neuron_state: Callable[[nn.Module], bool] = lambda m: True, *,
             leaves: tuple[type, ...] = (), neurons_required: bool = True) -> Capture:
@@ -183,7 +194,8 @@ def capture(model: nn.Module, is_neuron: Callable[[nn.Module], bool] = lambda m:
     calls: list[tuple[object, fx.Node]] = []  # (target, node) of every layer call, in order
     steps: list[Step] = []
     head: fx.Node | None = None  # the chain's current output
-    last_state: dict[str, fx.Node] = {}  # neuron name -> its latest state output
+    last_state: dict[str, dict[int, fx.Node]] = {}  # neuron -> its latest state outputs by index
+    last_call: dict[str, fx.Node] = {}  # neuron -> the call those outputs came from
     neuron_calls: dict[str, int] = {}
     per_step_input = None
     reads_input: list[int] = []  # positions in ``calls`` of the layers that read the input
@@ -254,21 +266,30 @@ def capture(model: nn.Module, is_neuron: Callable[[nn.Module], bool] = lambda m:
                     head = node if head is src else head
                 else:
                     kind[node] = (STATE, name)
-                    last_state[name] = node
+                    if src is not last_call.get(name):  # a new step's outputs
+                        last_call[name] = src
+                        last_state[name] = {}
+                    last_state[name][index] = node
             else:
                 kind[node] = (CONST,)
             continue
         if node.op == "call_module" and is_neuron(modules[node.target]):
             name, m = node.target, modules[node.target]
             data_input(node, node.args[0])
-            state = node.args[1] if len(node.args) > 1 else node.kwargs.get("mem")
-            if state is not None and isinstance(state, fx.Node):
-                previous = last_state.get(name)
+            for position, state in _state_inputs(node, m):
+                if not isinstance(state, fx.Node):
+                    continue
+                previous = last_state.get(name, {}).get(position)
                 if kind.get(state, (CONST,))[0] == STATE and state is not previous:
-                    raise ConfigError(f"{name}: its state comes from {kind[state][1]!r}, not "
-                                      f"from its own previous step; only a neuron's own "
-                                      f"recurrence can be read (snn.RLeaky-style feedback is "
-                                      f"not supported)")
+                    if kind[state][1] != name:
+                        raise ConfigError(f"{name}: its state comes from {kind[state][1]!r}, "
+                                          f"not from its own previous step; only a neuron's "
+                                          f"own recurrence can be read (snn.RLeaky-style "
+                                          f"feedback is not supported)")
+                    raise ConfigError(f"{name}: its state input {position} is "
+                                      f"{describe(state)}, not output {position} of its "
+                                      f"previous step; pass the state back in the order the "
+                                      f"neuron returns it (spk, syn, mem = lif(cur, syn, mem))")
                 if kind.get(state, (CONST,))[0] == DATA:
                     raise ConfigError(f"{name}: its state input is a layer's output; only a "
                                       f"neuron's own recurrence can be read")

@@ -6,9 +6,10 @@ is what ``forward`` computes, not the container: an ``nn.Sequential`` (nested, n
 state (``mem = lif.init_leaky()``), or a module the user's loop calls once per step; functional
 calls (``F.avg_pool2d``, ``F.max_pool2d``, ``torch.flatten``, ``x.view(B, -1)``) count as layers.
 
-The result is a ``SpikingNetwork`` with the same weights, thresholds, leaks, reset modes and
-spike amplitudes, under the network spec's semantics; its last neuron becomes the integrating
-output layer whose membrane potential is read as the logits. What changes, and how exactly:
+The result is a ``SpikingNetwork`` with the same weights, thresholds, leaks (snn.Synaptic's
+current decay ``alpha`` too), reset modes and spike amplitudes, under the network spec's
+semantics; its last neuron becomes the integrating output layer whose membrane potential is
+read as the logits. What changes, and how exactly:
 
 - neurons reset on the step they fire (snnTorch's default ``reset_delay=True`` resets one step
   later): a warning says so; the retraining that usually follows absorbs it;
@@ -34,7 +35,13 @@ import torch
 from torch import nn
 
 from leanspike.adapters.snntorch.network import BATCH_NORMS, SpikingNetwork
-from leanspike.adapters.snntorch.neurons import SpecIntegrator, SpecLeaky
+from leanspike.adapters.snntorch.neurons import (
+    CURRENT_BASED,
+    SpecIntegrator,
+    SpecLeaky,
+    SpecSynaptic,
+    SpecSynapticIntegrator,
+)
 from leanspike.capture import ADVICE, Capture, capture
 from leanspike.errors import ConfigError
 
@@ -42,14 +49,18 @@ WEIGHTED = (nn.Conv2d, nn.Linear)
 _SKIP = (nn.Dropout, nn.Identity)
 # snnTorch neurons leanspike does not describe yet, and what to use instead
 _REFUSED = {
-    "Synaptic": "only snn.Leaky neurons are supported (current-based snn.Synaptic is not yet); "
-                "use snn.Leaky",
-    "Lapicque": "only snn.Leaky neurons are supported; snn.Lapicque is a Leaky with "
-                "beta = 1 - dt/(R*C): use snn.Leaky(beta=...)",
-    "Alpha": "only snn.Leaky neurons are supported; use snn.Leaky",
+    "Lapicque": "only snn.Leaky and snn.Synaptic neurons are supported; snn.Lapicque is a "
+                "Leaky with beta = 1 - dt/(R*C): use snn.Leaky(beta=...)",
+    "Alpha": "only snn.Leaky and snn.Synaptic neurons are supported; use snn.Synaptic",
     "RLeaky": "recurrent neurons are not feed-forward; use snn.Leaky",
-    "RSynaptic": "recurrent neurons are not feed-forward; use snn.Leaky",
+    "RSynaptic": "recurrent neurons are not feed-forward; use snn.Synaptic",
 }
+ADOPTED = (snn.Leaky, snn.Synaptic)  # SpecLeaky and its kin are snn.Leaky
+
+
+def _current_based(m: nn.Module) -> bool:
+    """A neuron with a synaptic current state (snnTorch's Synaptic, or ours)."""
+    return isinstance(m, (snn.Synaptic, *CURRENT_BASED))
 
 
 def is_neuron(module: nn.Module) -> bool:
@@ -78,12 +89,17 @@ def copy_model(model: nn.Module) -> nn.Module:
     return copy.deepcopy(model, memo)
 
 
-def _scalar_beta(name: str, neuron: snn.Leaky) -> float:
-    beta = neuron.beta.detach().clamp(0, 1)
+def _scalar_beta(name: str, neuron: nn.Module, which: str = "beta") -> float:
+    beta = getattr(neuron, which).detach().clamp(0, 1)
     if beta.numel() != 1:
-        raise ConfigError(f"layer {name!r}: per-neuron leaks (beta of shape "
-                          f"{tuple(beta.shape)}) are not supported; use one beta per layer")
+        raise ConfigError(f"layer {name!r}: per-neuron leaks ({which} of shape "
+                          f"{tuple(beta.shape)}) are not supported; use one {which} per layer")
     return float(beta)
+
+
+def _learns(m: nn.Module, which: str) -> bool:
+    value = getattr(m, which)
+    return isinstance(value, nn.Parameter) and value.requires_grad
 
 
 def _pair(v) -> tuple[int, int]:
@@ -119,23 +135,27 @@ def fold_avg_pool(conv: nn.Conv2d, pool: nn.AvgPool2d, where: str) -> nn.Conv2d:
 
 def _neuron(name: str, m: nn.Module, output: bool, surrogate: str | None) -> nn.Module:
     kind = type(m).__name__
-    if not isinstance(m, snn.Leaky):
-        why = _REFUSED.get(kind, "only snn.Leaky neurons are supported")
+    if not isinstance(m, ADOPTED):
+        why = _REFUSED.get(kind, "only snn.Leaky and snn.Synaptic neurons are supported")
         raise ConfigError(f"cannot adopt layer {name!r} ({kind}): {why}")
     if isinstance(m, (SpecLeaky, SpecIntegrator)) and not output:
         return m
     beta = _scalar_beta(name, m)
-    learn_beta = isinstance(m.beta, nn.Parameter) and m.beta.requires_grad
+    learn_beta = _learns(m, "beta")
+    # a current state (snn.Synaptic's alpha) is the spec's current_leak
+    current = {"alpha": _scalar_beta(name, m, "alpha"), "learn_alpha": _learns(m, "alpha")} \
+        if _current_based(m) else {}
     if output:
-        return SpecIntegrator(beta, learn_beta=learn_beta)
+        return (SpecSynapticIntegrator if current else SpecIntegrator)(
+            beta=beta, learn_beta=learn_beta, **current)
     if m.reset_mechanism not in ("subtract", "zero"):
-        raise ConfigError(f"layer {name!r} (Leaky): reset_mechanism {m.reset_mechanism!r} is "
+        raise ConfigError(f"layer {name!r} ({kind}): reset_mechanism {m.reset_mechanism!r} is "
                           f"only allowed on the output layer")
-    learn_threshold = isinstance(m.threshold, nn.Parameter) and m.threshold.requires_grad
-    return SpecLeaky(beta, m.threshold.detach(), reset_mechanism=m.reset_mechanism,
-                     amplitude=float(m.graded_spikes_factor), surrogate=surrogate,
-                     spike_grad=None if surrogate else m.spike_grad,
-                     learn_beta=learn_beta, learn_threshold=learn_threshold)
+    return (SpecSynaptic if current else SpecLeaky)(
+        beta=beta, threshold=m.threshold.detach(), reset_mechanism=m.reset_mechanism,
+        amplitude=float(m.graded_spikes_factor), surrogate=surrogate,
+        spike_grad=None if surrogate else m.spike_grad, learn_beta=learn_beta,
+        learn_threshold=_learns(m, "threshold"), **current)
 
 
 READOUTS = ("membrane", "spikes")
@@ -156,7 +176,7 @@ def adopt(model: nn.Module, input_shape: tuple[int, ...], timesteps: int | None 
             model.timesteps = int(timesteps)
         return model
     for name, m in model.named_modules():  # say which neuron before reading the forward
-        if is_neuron(m) and not isinstance(m, snn.Leaky):
+        if is_neuron(m) and not isinstance(m, ADOPTED):
             _neuron(name, m, False, surrogate)
     model = copy_model(model)  # the user's model stays as it was
     captured = read_model(model)
@@ -216,7 +236,8 @@ def adopt(model: nn.Module, input_shape: tuple[int, ...], timesteps: int | None 
             layers.append(m)
         else:
             why = ADVICE.get(type(m), "not a layer the network spec describes (Conv2d, Linear, "
-                                      "pooling, Flatten, batch norm, Dropout, snn.Leaky)")
+                                      "pooling, Flatten, batch norm, Dropout, snn.Leaky, "
+                                      "snn.Synaptic)")
             raise ConfigError(f"cannot adopt layer {name!r} ({type(m).__name__}): {why}")
     if delayed:
         warnings.warn(f"neurons {delayed} use snnTorch's reset_delay=True (reset one step after "

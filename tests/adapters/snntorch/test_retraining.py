@@ -76,8 +76,8 @@ def test_each_stage_runs_at_exactly_its_T_and_learns_thresholds_and_leaks(digits
 
 
 def test_adopt_refuses_what_it_cannot_read():
-    with pytest.raises(ConfigError, match=r"layer '1' \(Synaptic\): only snn.Leaky"):
-        adopt(nn.Sequential(nn.Linear(4, 4), snn.Synaptic(alpha=0.9, beta=0.9),
+    with pytest.raises(ConfigError, match=r"layer '1' \(Alpha\): only snn.Leaky and snn.Syn"):
+        adopt(nn.Sequential(nn.Linear(4, 4), snn.Alpha(alpha=0.9, beta=0.8),
                             nn.Linear(4, 2), snn.Leaky(beta=0.9)), (4,), 2)
     with pytest.raises(ConfigError, match=r"layer '0' \(Leaky\): a neuron must follow"):
         adopt(nn.Sequential(snn.Leaky(beta=0.9, init_hidden=True), nn.Linear(4, 2),
