@@ -143,3 +143,11 @@ def make_maxpool_spec():
         return S.NetworkSpec((1, 8, 8), layers, timesteps, metadata={"made_by": "test"})
 
     return make
+
+
+@pytest.fixture(scope="module")
+def digits():
+    """scikit-learn's digits on the fixed stratified split (loaded once per test module)."""
+    from leanspike.data import load_dataset
+
+    return load_dataset("digits")

@@ -1,15 +1,9 @@
 import pytest
 import torch
 
-from leanspike.data import load_dataset
 from leanspike.errors import ConfigError
 from leanspike.training import TrainConfig, evaluate, resolve_device, set_seed, train_ann
 from leanspike.zoo import create_model
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return load_dataset("digits")
 
 
 def _small():

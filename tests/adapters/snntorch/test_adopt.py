@@ -14,7 +14,6 @@ from torch import nn
 
 from leanspike.adapters.snntorch import SpecLeaky, evaluate_snn, prune, retrain, to_spec
 from leanspike.adapters.snntorch.adopt import adopt, fold_avg_pool, read_model
-from leanspike.data import load_dataset
 from leanspike.errors import ConfigError
 from leanspike.reference import simulate
 
@@ -25,11 +24,6 @@ T, SHAPES, TutorialNet = users["num_steps"], users["SHAPES"], users["Net"]
 train_the_snntorch_way, sequential_max_pool = users["train_the_snntorch_way"], \
     users["max_pool_model"]
 sequential_batch_norm, _leaky = users["batch_norm_model"], users["leaky"]
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return load_dataset("digits")
 
 
 @pytest.fixture(scope="module")

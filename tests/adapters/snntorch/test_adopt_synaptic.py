@@ -19,7 +19,6 @@ from leanspike.adapters.snntorch import (
     to_spec,
 )
 from leanspike.adapters.snntorch.adopt import adopt, read_model
-from leanspike.data import load_dataset
 from leanspike.errors import ConfigError
 from leanspike.reference import simulate
 
@@ -65,11 +64,6 @@ def output_spikes(model: nn.Module, x: torch.Tensor, steps: int = T) -> torch.Te
         return model(x)[:steps]
     utils.reset(model)
     return torch.stack([model(x)[0] for _ in range(steps)])
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return load_dataset("digits")
 
 
 @pytest.fixture(scope="module")

@@ -8,14 +8,8 @@ from torch import nn
 from leanspike.adapters.snntorch import SpecLeaky
 from leanspike.adapters.snntorch.adopt import adopt
 from leanspike.adapters.snntorch.retraining import retrain
-from leanspike.data import load_dataset
 from leanspike.errors import ConfigError
 from leanspike.registry import Registry
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return load_dataset("digits")
 
 
 def users_model():
