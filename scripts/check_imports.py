@@ -1,9 +1,10 @@
 """Check leanspike's import structure: the layer contracts in pyproject.toml (import-linter) and
 no import cycle between any two modules (grimp).
 
-The source folders are not laid out as the package (``plugin/`` is ``leanspike``,
-``adapters/`` is ``leanspike.adapters``, ``app/`` is ``leanspike.app``) and grimp reads a
-package from one folder tree, so the check runs on a copy laid out as the wheel installs it.
+``plugin/`` is the package ``leanspike``; ``plugin/adapters`` and ``plugin/app`` are links to
+the top-level ``adapters/`` and ``app/`` folders, so the source tree is laid out as the package
+installs and ``lint-imports`` runs on it as it is. The tests also check copies of it with a
+violation written in, to show each contract can fail.
 
     python scripts/check_imports.py          # exit 0 when every contract is kept
 """
@@ -15,27 +16,24 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-# source folder -> where it sits in the installed package (pyproject's package-dir)
-LAYOUT = {"plugin": "leanspike", "adapters": "leanspike/adapters", "app": "leanspike/app"}
 
 
 def lay_out_package(dest: Path, source: Path = ROOT) -> Path:
-    """Copy the source folders into ``dest`` as the installed package; returns ``dest``."""
-    for folder, target in LAYOUT.items():
-        shutil.copytree(source / folder, dest / target,
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    """A copy of the package (links followed) under ``dest``, with pyproject.toml beside it,
+    for checking a tree with a violation written in; returns ``dest``."""
+    shutil.copytree(source / "plugin", dest / "leanspike",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     shutil.copy(source / "pyproject.toml", dest / "pyproject.toml")
     return dest
 
 
 def import_cycles(path: Path) -> list[list[str]]:
-    """Every set of leanspike modules that import each other in a circle, in the package laid
-    out at ``path``. Computed in a fresh interpreter: in this one ``leanspike`` may already be
-    imported from the source folders, and grimp would read that one instead."""
+    """Every set of leanspike modules that import each other in a circle, in the package at
+    ``path`` (as for ``lint_imports``). Computed in a fresh interpreter: in this one
+    ``leanspike`` may already be imported from elsewhere, and grimp would read that one."""
     env = {**os.environ, "PYTHONPATH": str(path)}
     proc = subprocess.run([sys.executable, __file__, "--cycles-json"], cwd=path, env=env,
                           capture_output=True, text=True, timeout=300, check=True)
@@ -85,7 +83,8 @@ def _cycles_here() -> list[list[str]]:
 
 
 def lint_imports(path: Path) -> subprocess.CompletedProcess:
-    """import-linter on the package laid out at ``path``, with pyproject's contracts."""
+    """import-linter with pyproject's contracts on the package at ``path`` (the repository:
+    ``plugin/`` is found through the installed project; a copy: ``path/leanspike``)."""
     env = {**os.environ, "PYTHONPATH": str(path)}
     lint = Path(sys.executable).with_name("lint-imports")
     return subprocess.run([str(lint), "--config", "pyproject.toml", "--no-cache"],
@@ -93,11 +92,9 @@ def lint_imports(path: Path) -> subprocess.CompletedProcess:
 
 
 def main() -> int:
-    with tempfile.TemporaryDirectory() as tmp:
-        path = lay_out_package(Path(tmp))
-        proc = lint_imports(path)
-        print(proc.stdout, proc.stderr, sep="")
-        cycles = import_cycles(path)
+    proc = lint_imports(ROOT)
+    print(proc.stdout, proc.stderr, sep="")
+    cycles = import_cycles(ROOT)
     for cycle in cycles:
         print("import cycle: " + " <-> ".join(cycle))
     return 1 if proc.returncode or cycles else 0
