@@ -133,11 +133,20 @@ def fold_avg_pool(conv: nn.Conv2d, pool: nn.AvgPool2d, where: str) -> nn.Conv2d:
     return out
 
 
+def _refusal(name: str, m: nn.Module) -> ConfigError | None:
+    """Why neuron ``m`` cannot be adopted, or None when it can."""
+    if isinstance(m, ADOPTED):
+        return None
+    kind = type(m).__name__
+    why = _REFUSED.get(kind, "only snn.Leaky and snn.Synaptic neurons are supported")
+    return ConfigError(f"cannot adopt layer {name!r} ({kind}): {why}")
+
+
 def _neuron(name: str, m: nn.Module, output: bool, surrogate: str | None) -> nn.Module:
     kind = type(m).__name__
-    if not isinstance(m, ADOPTED):
-        why = _REFUSED.get(kind, "only snn.Leaky and snn.Synaptic neurons are supported")
-        raise ConfigError(f"cannot adopt layer {name!r} ({kind}): {why}")
+    refused = _refusal(name, m)
+    if refused is not None:
+        raise refused
     if isinstance(m, (SpecLeaky, SpecIntegrator)) and not output:
         return m
     beta = _scalar_beta(name, m)
@@ -176,8 +185,9 @@ def adopt(model: nn.Module, input_shape: tuple[int, ...], timesteps: int | None 
             model.timesteps = int(timesteps)
         return model
     for name, m in model.named_modules():  # say which neuron before reading the forward
-        if is_neuron(m) and not isinstance(m, ADOPTED):
-            _neuron(name, m, False, surrogate)
+        refused = _refusal(name, m) if is_neuron(m) else None
+        if refused is not None:
+            raise refused
     model = copy_model(model)  # the user's model stays as it was
     captured = read_model(model)
     steps = timesteps if timesteps is not None else captured.timesteps

@@ -45,8 +45,10 @@ def reads_spikes(loss) -> bool:
         loss, "__name__", "")
 
 
-def is_snntorch_loss(loss) -> bool:
-    return type(loss).__module__.startswith("snntorch.functional")
+def readout_for(loss) -> str:
+    """The readout a user's model is adopted with for ``loss``: spike counts for a loss that
+    reads spikes, else leanspike's integrating output layer."""
+    return "spikes" if loss is not None and reads_spikes(loss) else "membrane"
 
 
 def user_loss(loss, spiking_readout: bool) -> LossFn:

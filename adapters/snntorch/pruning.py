@@ -22,7 +22,7 @@ from leanspike.adapters.snntorch.losses import (
     LossFn,
     as_loss,
     cross_entropy,
-    reads_spikes,
+    readout_for,
     scaled_logits,
     spiking_readout,
 )
@@ -168,8 +168,7 @@ def prune_with(model, train: Dataset, test: Dataset, recipe: PruneRecipe, *, reg
     if isinstance(model, SpikingNetwork):
         net = copy.deepcopy(model)
     elif isinstance(model, nn.Module):  # the user's own model, adopted at its own T
-        net = adopt(model, tuple(train[0][0].shape),
-                    readout="spikes" if loss is not None and reads_spikes(loss) else "membrane")
+        net = adopt(model, tuple(train[0][0].shape), readout=readout_for(loss))
     else:
         net = to_snntorch(model, registry=registry)
     loss_fn = as_loss(loss, spiking_readout(net))

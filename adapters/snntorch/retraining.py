@@ -16,7 +16,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from leanspike.adapters.snntorch.adopt import adopt
-from leanspike.adapters.snntorch.losses import as_loss, reads_spikes, spiking_readout
+from leanspike.adapters.snntorch.losses import as_loss, readout_for, spiking_readout
 from leanspike.adapters.snntorch.network import SpikingNetwork, to_snntorch, to_spec
 from leanspike.adapters.snntorch.neurons import SpecLeaky
 from leanspike.adapters.snntorch.training import FinetuneConfig, evaluate_snn, finetune
@@ -84,8 +84,7 @@ def retrain(model: SpikingNetwork | nn.Module | NetworkSpec | str, train: Datase
                           f"({len(steps)}), got {epochs_per_stage!r}")
     if isinstance(parent, str) and registry is not None:
         parent = registry.get(parent)
-    readout = "spikes" if loss is not None and reads_spikes(loss) else "membrane"
-    net = _as_network(model, train, steps[0], surrogate, registry, readout)
+    net = _as_network(model, train, steps[0], surrogate, registry, readout_for(loss))
     loss_fn = as_loss(loss, spiking_readout(net))
     if spiking_readout(net) and min(steps) <= 2:
         warnings.warn(f"the output is read by its spike count, and at T={min(steps)} a count "
