@@ -4,13 +4,18 @@ Needs only h5py (no Lava), so it works on any Python. The file follows what
 ``lava.lib.dl.netx.hdf5.Network`` reads: groups ``layer/0``, ``layer/1``, ... with ``type``
 (input / conv / flatten / dense), ``shape`` (C, H, W order), integer ``weight`` (8-bit
 mantissas, as 2m), ``bias`` (mantissas, bias_exp 6) and a ``neuron`` group of CUBA parameters
-(iDecay 4096 so the current has no memory, vDecay = dv, vThMant).
+(iDecay = du, 4096 so the current has no memory unless the layer is current-based, vDecay = dv,
+vThMant).
 
 What netx's neuron cannot say: it resets to zero and starts every sample at v = 0. At T = 1
 neither matters once the initial potential is moved into the bias (it is added exactly once),
 so T = 1 exports are exact (when the decayed initial potential is a whole bias mantissa, as
 it always is without leak). At T > 1 a network with reset by subtraction or a non-zero initial
 potential is exported with those approximated, and a ``NetxApproximationWarning`` says so.
+A current-based layer (snnTorch's Synaptic) keeps its current decay in iDecay, but netx's CUBA
+neuron adds the bias to v, where the spec adds it to the current: the two agree at T = 1 (the
+current has no past yet) and on a layer without bias; at T > 1 a biased current-based layer is
+approximated, with the warning.
 The output layer becomes a neuron whose threshold is never reached; read its potential. A
 spiking readout (a LIF output layer) is a CUBA layer like the hidden ones, exact under the
 same conditions; the file's ``readout`` attribute says to count its spikes per sample (each
@@ -74,6 +79,8 @@ def netx_differences(net: fx.FixedNetwork) -> list[str]:
             continue
         if fs.spiking and fs.reset == "subtract":
             notes.append(f"{where}: reset by subtraction becomes reset to zero")
+        if fs.du != fx.NO_MEMORY and bool(fs.bias_mant.any()):
+            notes.append(f"{where}: the bias of a current-based layer joins v, not the current")
         if bool((fs.v_init != 0).any()):
             notes.append(f"{where}: initial potential becomes 0")
     return notes
@@ -143,7 +150,7 @@ def write_netx(net: fx.FixedNetwork, path: str | os.PathLike) -> Path:
                 g.create_dataset("bias", data=bias.numpy().astype(np.int64))
             n = g.create_group("neuron")
             _string(n, "type", "CUBA")
-            n.create_dataset("iDecay", data=np.int64(1 << fx.DECAY_BITS))
+            n.create_dataset("iDecay", data=np.int64(fs.du))
             n.create_dataset("vDecay", data=np.int64(fs.dv))
             vth = int(uniform(fs.vth)) if fs.spiking else NEVER_FIRES
             n.create_dataset("vThMant", data=np.int64(vth))

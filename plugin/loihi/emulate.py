@@ -15,22 +15,32 @@ from leanspike.loihi.stages import Stage, count_output
 from leanspike.reference import SimulationResult
 
 
-def lif_float(v: torch.Tensor, a: torch.Tensor, bias: torch.Tensor, leak: float,
-              threshold: torch.Tensor | None, reset: str
-              ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """One step of the spec neuron: new v, and spikes unless ``threshold`` is None (the
-    integrating output)."""
-    v = leak * v + a + bias
+def lif_float(v: torch.Tensor, i: torch.Tensor, a: torch.Tensor, bias: torch.Tensor,
+              leak: float, current_leak: float, threshold: torch.Tensor | None, reset: str
+              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """One step of the spec neuron from synaptic input ``a``: new v, new current i, and spikes
+    unless ``threshold`` is None (the integrating output).
+
+    A current-based neuron (current_leak > 0) first updates its current,
+    i = current_leak * i + (a + bias) (the spec's order of operations), which then drives v;
+    any other feeds a and the bias straight into v and leaves ``i`` as it was.
+    """
+    if current_leak:
+        i = current_leak * i + (a + bias)
+        v = leak * v + i
+    else:
+        v = leak * v + a + bias
     if threshold is None:
-        return v, None
+        return v, i, None
     s = v > threshold
     v = v - threshold * s if reset == "subtract" else v * (~s)
-    return v, s
+    return v, i, s
 
 
-def float_neuron_step(stage: Stage, v: torch.Tensor, a: torch.Tensor
-                      ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    return lif_float(v, a, stage.bias, stage.leak, stage.threshold, stage.reset)
+def float_neuron_step(stage: Stage, v: torch.Tensor, i: torch.Tensor, a: torch.Tensor
+                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    return lif_float(v, i, a, stage.bias, stage.leak, stage.current_leak, stage.threshold,
+                     stage.reset)
 
 
 @torch.no_grad()
@@ -39,11 +49,12 @@ def emulate_float(stages: list[Stage], x: torch.Tensor, timesteps: int) -> Simul
     for a spiking readout its spike counts times its amplitude (the reference's output)."""
     x = x.to(torch.float64)
     v = [st.v_init.expand(x.shape[0], *st.output_shape).clone() for st in stages]
+    i = [torch.zeros_like(vk) for vk in v]
     spikes: dict[int, list[torch.Tensor]] = {}
     for _ in range(timesteps):
         h = x
         for k, st in enumerate(stages):
-            v[k], s = float_neuron_step(st, v[k], st.synapse(h))
+            v[k], i[k], s = float_neuron_step(st, v[k], i[k], st.synapse(h))
             if s is not None:
                 spikes.setdefault(st.layer_index, []).append(s.to(torch.float32))
                 h = s.to(torch.float64)
@@ -65,11 +76,12 @@ def emulate_fixed(net: fx.FixedNetwork, x: torch.Tensor, *, quantized_input: boo
     xq = x if quantized_input else net.quantize_input(x)
     batch = xq.shape[0]
     v = [fs.v_init.expand(batch, *fs.stage.output_shape).clone() for fs in net.stages]
+    u = [torch.zeros_like(vk) for vk in v]
     spikes: dict[int, list[torch.Tensor]] = {}
     for _ in range(net.timesteps if timesteps is None else timesteps):
         h = xq
         for k, fs in enumerate(net.stages):
-            v[k], s = fx.neuron_step(fs, v[k], fs.synapse(h))
+            v[k], u[k], s = fx.neuron_step(fs, v[k], u[k], fs.synapse(h))
             if s is not None:
                 spikes.setdefault(fs.stage.layer_index, []).append(s.to(torch.float32))
                 h = s.to(torch.int64)

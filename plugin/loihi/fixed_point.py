@@ -12,6 +12,18 @@ thresholds, an integrating output) expressed in the same units:
     reset: v -= vth << 6 (subtract) or v = 0 (zero)
     decay(v) = sign(v) * ((|v| * (4096 - dv)) >> 12)       dv: 12 bits, leak = 1 - dv/4096
 
+A current-based layer (the spec's current_leak, snnTorch's Synaptic) has Loihi's CUBA current
+with memory, du = 4096 * (1 - current_leak), and its bias joins the current, as the spec's does:
+
+    u[t]  = wrap24(decay_du(u[t-1]) + (a[t] << 6) + (bias_mant << 6))      u[0] = 0
+    v[t]  = decay(v[t-1]) + u[t]                                            clipped as above
+
+du is the effective decay constant: Lava's LIF adds 1 to its 12-bit du register (ds_offset), so
+du here is Lava's du + 1, and netx's iDecay. Lava's LIF adds the bias to v instead: the same
+neuron when du = 4096, a different network on a current with memory; so this neuron is
+leanspike's, as its reset by subtraction is (a one-line change of Loihi 2's microcoded CUBA
+neuron).
+
 One *weight unit* u_l per layer is the real value of an integer weight of 1: thresholds,
 biases and initial potentials are mantissas in weight units (v itself counts u_l / 64). Spikes
 are 1; the spec's amplitude is in the next weights. A spiking readout's raw output is its
@@ -46,6 +58,7 @@ BIAS_EXP = 6                   # bias_mant << 6: the bias in weight units, as la
 STATE_MAX = (1 << 23) - 1      # 24-bit signed state
 ACT_SHIFT = 6                  # synaptic input and threshold are MSB-aligned by 6 bits
 DECAY_BITS = 12
+NO_MEMORY = 1 << DECAY_BITS    # du of a current without memory (netx's iDecay 4096)
 
 
 @dataclass(eq=False)
@@ -60,6 +73,7 @@ class FixedStage:
     v_init: torch.Tensor            # initial v, in v units (weight units << 6)
     dv: int
     unit: float                     # real value of one weight unit
+    du: int = NO_MEMORY             # current decay; NO_MEMORY: no current state (not CUBA)
 
     @property
     def kind(self) -> str:
@@ -110,24 +124,29 @@ def decay(v: torch.Tensor, dv: int) -> torch.Tensor:
     return torch.sign(p) * (p.abs() >> DECAY_BITS)
 
 
-def lif_fixed(v: torch.Tensor, a: torch.Tensor, bias_mant: torch.Tensor, dv: int,
-              vth: torch.Tensor | None, reset: str) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """One step of the fixed-point neuron (int64 tensors): new v, and spikes unless ``vth`` is
-    None (the integrating output)."""
-    u = wrap(a << ACT_SHIFT, 24)
-    v = decay(v, dv) + u + (bias_mant << BIAS_EXP)
+def lif_fixed(v: torch.Tensor, u: torch.Tensor, a: torch.Tensor, bias_mant: torch.Tensor,
+              du: int, dv: int, vth: torch.Tensor | None, reset: str
+              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """One step of the fixed-point neuron (int64 tensors): new v, new current u, and spikes
+    unless ``vth`` is None (the integrating output). ``du`` NO_MEMORY: Lava's LIF, the bias on
+    v and ``u`` unused; else the current-based neuron of the module docstring."""
+    if du == NO_MEMORY:
+        v = decay(v, dv) + wrap(a << ACT_SHIFT, 24) + (bias_mant << BIAS_EXP)
+    else:
+        u = wrap(decay(u, du) + (a << ACT_SHIFT) + (bias_mant << BIAS_EXP), 24)
+        v = decay(v, dv) + u
     v = v.clamp(-STATE_MAX, STATE_MAX)
     if vth is None:
-        return v, None
+        return v, u, None
     th = vth << ACT_SHIFT
     s = v > th
     v = v - th * s if reset == "subtract" else v * (~s)
-    return v, s
+    return v, u, s
 
 
-def neuron_step(fs: FixedStage, v: torch.Tensor, a: torch.Tensor
-                ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    return lif_fixed(v, a, fs.bias_mant, fs.dv, fs.vth, fs.reset)
+def neuron_step(fs: FixedStage, v: torch.Tensor, u: torch.Tensor, a: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    return lif_fixed(v, u, a, fs.bias_mant, fs.du, fs.dv, fs.vth, fs.reset)
 
 
 @dataclass
@@ -315,8 +334,16 @@ def quantize_stage(stage: Stage, max_weight_exp: int = 0, timesteps: int = 2
     if dv >= (1 << DECAY_BITS):
         raise ConfigError(f"layers[{stage.layer_index}]: leak {stage.leak} needs a decay of "
                           f"4096/4096, beyond Loihi's 12-bit dv (max leak step 4095/4096)")
+    du = NO_MEMORY
+    if stage.current_leak:
+        du = int(round((1 << DECAY_BITS) * (1.0 - stage.current_leak)))
+        if not 1 <= du < NO_MEMORY:
+            raise ConfigError(f"layers[{stage.layer_index}]: current_leak "
+                              f"{stage.current_leak} needs a current decay du of {du}/4096, "
+                              f"outside Loihi's 1..4095 (current_leak 1/4096 .. 4095/4096); "
+                              f"use current_leak 0 for a current without memory")
     fs = FixedStage(stage=stage, weight=weight, weight_exp=exp, vth=vth, bias_mant=bias_mant,
-                    v_init=v_init, dv=dv, unit=unit)
+                    v_init=v_init, dv=dv, unit=unit, du=du)
     report = StageQuantisation(stage.layer_index, unit, exp, rmse, th_err, vth_range,
                                clipped_b, clipped_th, dv)
     return fs, report

@@ -10,7 +10,8 @@ integers (snapping is idempotent).
 
 What stays approximate: a first layer whose input lattice has a non-zero offset (the offset's
 current is folded into a per-neuron bias on chip, a per-channel bias in the spec), and leaks
-below 1 at T > 1 (Loihi's decay rounds toward zero each step).
+below 1 and current decays (snnTorch Synaptic's alpha) at T > 1 (Loihi's decay rounds toward
+zero each step).
 """
 
 from __future__ import annotations
@@ -91,6 +92,8 @@ def snap_to_fixed_point(spec: S.NetworkSpec, calibration: torch.Tensor | None = 
         dv = round((1 << fx.DECAY_BITS) * (1.0 - float(n.leak)))
         leak = 1.0 - dv / (1 << fx.DECAY_BITS)
         changes = {"leak": leak, "v_init": _snap_scalar(n.v_init, fs.unit)}
+        if n.current_leak:
+            changes["current_leak"] = 1.0 - fs.du / (1 << fx.DECAY_BITS)
         if isinstance(n, S.LIF):
             changes["threshold"] = _snap_scalar(n.threshold, fs.unit, 1, fx.VTH_MANT_MAX)
             amplitude = float(n.amplitude)

@@ -18,6 +18,11 @@ for the amplitude of the LIF layer before it, which goes into the next layer's w
 always. It costs one synaptic hop (one time step of latency on Lava). Max pooling of anything
 but spikes (the analog input, averaged spikes) has no such population and is refused.
 
+A current-based layer (``current_leak`` > 0, snnTorch's Synaptic) keeps its current state in
+the stage: i[t] = current_leak * i[t-1] + W x[t] + b, u[t] = leak * u[t-1] + i[t]. Its bias
+joins the current, as in the spec and in snnTorch (the input to Synaptic includes the layer's
+bias), not the potential as in Loihi's LIF; folding weights is linear, so nothing else changes.
+
 A spiking readout (a LIF output layer) is a spiking stage like the others; its amplitude has no
 next layer to go into, so the stage keeps it: the network's output is the stage's spike count
 times it (``count_output``).
@@ -71,6 +76,7 @@ class Stage:
     groups: int = 1                # conv stages: input and output channels split in groups
     amplitude: float = 1.0         # what one spike stands for: already in the next stage's
                                    # weights; on a spiking readout, what one count is worth
+    current_leak: float = 0.0      # decay of a current state (snnTorch Synaptic); 0: none
 
     @property
     def fan_in(self) -> int:
@@ -209,12 +215,6 @@ def to_stages(spec: S.NetworkSpec) -> list[Stage]:
     """The spec's weighted layers as hardware stages, pooling/flatten/amplitude folded in, and
     each max pooling of spikes as a pooling population of its own."""
     S.validate(spec)
-    for i, layer in spec.weighted_layers():
-        if layer.neuron.current_leak:  # nothing below models the current state yet
-            raise SpecError(f"layers[{i}] ({type(layer).__name__}).neuron.current_leak: "
-                            f"current-based neurons (snnTorch Synaptic, current_leak "
-                            f"{layer.neuron.current_leak}) are not yet deployable on Lava / Loihi; "
-                            f"use current_leak 0 (snn.Leaky)")
     shapes = spec.layer_shapes()
     spike_outputs = set(spec.spiking_layers())
     stages: list[Stage] = []
@@ -265,7 +265,8 @@ def to_stages(spec: S.NetworkSpec) -> list[Stage]:
             threshold=_per_neuron(n.threshold, out_shape) if spiking else None,
             leak=float(n.leak), reset=n.reset if spiking else "none",
             v_init=_per_neuron(n.v_init, out_shape),
-            amplitude=float(n.amplitude) if spiking else 1.0))
+            amplitude=float(n.amplitude) if spiking else 1.0,
+            current_leak=float(n.current_leak)))
         amplitude = stages[-1].amplitude
         pending = []
         in_shape = tuple(out_shape)

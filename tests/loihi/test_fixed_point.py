@@ -52,8 +52,8 @@ def test_decay_rounds_towards_zero_like_loihi():
 
 def test_state_wraps_and_clips_as_lava_does():
     assert fx.wrap(torch.tensor([2**23, -(2**23) - 1]), 24).tolist() == [-(2**23), 2**23 - 1]
-    v, s = fx.lif_fixed(torch.tensor([2**23 - 10]), torch.tensor([1000]), torch.tensor([0]), 0,
-                        None, "subtract")
+    v, _, s = fx.lif_fixed(torch.tensor([2**23 - 10]), torch.tensor([0]), torch.tensor([1000]),
+                           torch.tensor([0]), fx.NO_MEMORY, 0, None, "subtract")
     assert v.tolist() == [2**23 - 1]
 
 

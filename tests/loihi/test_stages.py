@@ -141,12 +141,17 @@ def test_split_groups_computes_the_same_convolution(groups, limit, merged):
                                torch.nn.functional.conv2d(x, weight, groups=groups))
 
 
-@pytest.mark.parametrize("where", [0, 1])
-def test_a_current_leak_is_refused_until_lava_models_it(where):
-    g = torch.Generator().manual_seed(0)
-    spec = S.NetworkSpec((4,), [S.Linear(torch.randn(3, 4, generator=g), None, None, S.LIF()),
-                                S.Linear(torch.randn(2, 3, generator=g), None, None,
-                                         S.Integrator())], timesteps=2)
-    spec.layers[where].neuron.current_leak = 0.5
-    with pytest.raises(SpecError, match=rf"layers\[{where}\].*current_leak.*not yet deployable"):
-        to_stages(spec)
+@pytest.mark.parametrize("per_neuron", [False, True])
+def test_current_based_stages_emulate_the_spec(make_conv_spec, per_neuron):
+    """A current state in each stage, its bias in the current: the emulation is the
+    reference's network, spike for spike, with the current's decay differing per layer."""
+    spec = make_conv_spec(per_neuron=per_neuron, timesteps=4)
+    for (_, layer), leak in zip(spec.weighted_layers(), (0.5, 0.9, 0.25, 0.75)):
+        layer.neuron.current_leak = leak
+    stages = to_stages(spec)
+    assert [st.current_leak for st in stages] == [0.5, 0.9, 0.25, 0.75]
+    x = torch.rand(6, 1, 8, 8, generator=torch.Generator().manual_seed(1)) * 2
+    got, want = emulate_float(stages, x, 4), simulate(spec, x)
+    for i in want.spikes:
+        assert torch.equal(got.spikes[i], want.spikes[i]), i
+    torch.testing.assert_close(got.output, want.output, atol=1e-4, rtol=1e-5)

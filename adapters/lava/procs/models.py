@@ -27,7 +27,7 @@ from lava.proc.sparse.process import Sparse
 from leanspike.adapters.lava.layout import StageLayout, conv_kernel_to_lava, pair_to_lava
 from leanspike.adapters.lava.procs.process import Readout, SpecNetwork, SpecNeuron, StreamInput
 from leanspike.loihi.emulate import lif_float
-from leanspike.loihi.fixed_point import FixedStage, lif_fixed
+from leanspike.loihi.fixed_point import NO_MEMORY, FixedStage, lif_fixed
 from leanspike.loihi.stages import split_groups
 
 FLOAT_MESSAGE_BITS = 24  # any value > 0 makes Lava's synapses weigh graded payloads
@@ -139,7 +139,7 @@ class _SpecNeuronModel(PyLoihiProcessModel):
         self.num_samples, self.recording = p["num_samples"], p["record"]
         self.reset_mode, self.is_spiking = p["reset"], p["spiking"]
 
-    def step(self, v: torch.Tensor, a: torch.Tensor):
+    def step(self, v: torch.Tensor, u: torch.Tensor, a: torch.Tensor):
         raise NotImplementedError
 
     @guarded
@@ -148,8 +148,11 @@ class _SpecNeuronModel(PyLoihiProcessModel):
         j, tau = window(self.time_step, self.stage_index, self.timesteps)
         if j >= 0 and tau == 0:
             self.v[:] = self.v_init
-        v, s = self.step(torch.from_numpy(self.v.copy()), torch.from_numpy(np.asarray(a)))
+            self.u[:] = 0
+        v, u, s = self.step(torch.from_numpy(self.v.copy()), torch.from_numpy(self.u.copy()),
+                            torch.from_numpy(np.asarray(a)))
         self.v[:] = v.numpy()
+        self.u[:] = u.numpy()
         if s is None:
             self.s_out.send(self.v.copy())
             return
@@ -167,6 +170,7 @@ class _SpecNeuronModel(PyLoihiProcessModel):
 class PySpecNeuronFloat(_SpecNeuronModel):
     a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
+    u: np.ndarray = LavaPyType(np.ndarray, float)
     v: np.ndarray = LavaPyType(np.ndarray, float)
     v_init: np.ndarray = LavaPyType(np.ndarray, float)
     threshold: np.ndarray = LavaPyType(np.ndarray, float)
@@ -174,10 +178,11 @@ class PySpecNeuronFloat(_SpecNeuronModel):
     spike_count: np.ndarray = LavaPyType(np.ndarray, np.int64)
     spikes: np.ndarray = LavaPyType(np.ndarray, bool)
 
-    def step(self, v, a):
+    def step(self, v, u, a):
         th = torch.from_numpy(self.threshold) if self.is_spiking else None
-        return lif_float(v, a.to(torch.float64), torch.from_numpy(self.bias),
-                         self.proc_params["leak"], th, self.reset_mode)
+        p = self.proc_params
+        return lif_float(v, u, a.to(torch.float64), torch.from_numpy(self.bias), p["leak"],
+                         p["current_leak"], th, self.reset_mode)
 
 
 @implements(proc=SpecNeuron, protocol=LoihiProtocol)
@@ -186,6 +191,7 @@ class PySpecNeuronFloat(_SpecNeuronModel):
 class PySpecNeuronFixed(_SpecNeuronModel):
     a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
+    u: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
     v: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
     v_init: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
     threshold: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=17)
@@ -193,11 +199,12 @@ class PySpecNeuronFixed(_SpecNeuronModel):
     spike_count: np.ndarray = LavaPyType(np.ndarray, np.int64)
     spikes: np.ndarray = LavaPyType(np.ndarray, bool)
 
-    def step(self, v, a):
+    def step(self, v, u, a):
         th = torch.from_numpy(self.threshold.astype(np.int64)) if self.is_spiking else None
-        return lif_fixed(v.to(torch.int64), a.to(torch.int64),
-                         torch.from_numpy(self.bias.astype(np.int64)),
-                         self.proc_params["dv"], th, self.reset_mode)
+        p = self.proc_params
+        return lif_fixed(v.to(torch.int64), u.to(torch.int64), a.to(torch.int64),
+                         torch.from_numpy(self.bias.astype(np.int64)), p["du"], p["dv"], th,
+                         self.reset_mode)
 
 
 # --------------------------------------------------------------------------------------------
@@ -210,15 +217,18 @@ def neuron_params(stage, layout: StageLayout) -> dict:
         st = stage.stage
         th = stage.vth if st.spiking else torch.zeros(st.output_shape, dtype=torch.int64)
         values = dict(threshold=th, bias=stage.bias_mant, v_init=stage.v_init)
-        leak, dv = 1.0 - stage.dv / 4096, stage.dv
+        leak, dv = 1.0 - stage.dv / NO_MEMORY, stage.dv
+        decays = dict(current_leak=1.0 - stage.du / NO_MEMORY if stage.du < NO_MEMORY else 0.0,
+                      du=stage.du)
     else:
         st = stage
         th = st.threshold if st.spiking else torch.zeros(st.output_shape, dtype=torch.float64)
         values = dict(threshold=th, bias=st.bias, v_init=st.v_init)
         leak, dv = st.leak, 0
+        decays = dict(current_leak=st.current_leak, du=NO_MEMORY)
     out = {name: layout.neurons_to_lava(t) for name, t in values.items()}
     return dict(shape=layout.output_shape, leak=leak, dv=dv, reset=st.reset,
-                spiking=st.spiking, **out)
+                spiking=st.spiking, **decays, **out)
 
 
 def build_synapse(stage, layout: StageLayout, message_bits: int):
@@ -303,11 +313,14 @@ class _FastNetworkModel(PyLoihiProcessModel):
         self.shapes = [(st.stage if self.is_fixed else st).output_shape for st in self.stages]
         self.buffers = [torch.zeros((1, *shape), dtype=self.dtype) for shape in self.shapes]
         self.state = [torch.zeros((1, *shape), dtype=self.dtype) for shape in self.shapes]
+        self.current = [torch.zeros((1, *shape), dtype=self.dtype) for shape in self.shapes]
 
-    def _neuron(self, stage, v, a):
+    def _neuron(self, stage, v, u, a):
         if self.is_fixed:
-            return lif_fixed(v, a, stage.bias_mant, stage.dv, stage.vth, stage.reset)
-        return lif_float(v, a, stage.bias, stage.leak, stage.threshold, stage.reset)
+            return lif_fixed(v, u, a, stage.bias_mant, stage.du, stage.dv, stage.vth,
+                             stage.reset)
+        return lif_float(v, u, a, stage.bias, stage.leak, stage.current_leak, stage.threshold,
+                         stage.reset)
 
     @guarded
     def run_spk(self) -> None:
@@ -318,7 +331,9 @@ class _FastNetworkModel(PyLoihiProcessModel):
             j, tau = window(self.time_step, k, self.timesteps)
             if j >= 0 and tau == 0:
                 self.state[k] = stage.v_init.to(self.dtype).expand_as(self.state[k]).clone()
-            self.state[k], s = self._neuron(stage, self.state[k], a_now)
+                self.current[k] = torch.zeros_like(self.state[k])
+            self.state[k], self.current[k], s = self._neuron(stage, self.state[k],
+                                                             self.current[k], a_now)
             if s is None:
                 h = self.state[k]  # the integrating output sends its potential
                 break

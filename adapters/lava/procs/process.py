@@ -21,6 +21,8 @@ from lava.magma.core.process.ports.ports import InPort, OutPort
 from lava.magma.core.process.process import AbstractProcess
 from lava.magma.core.process.variable import Var
 
+from leanspike.loihi.fixed_point import NO_MEMORY
+
 
 class StreamInput(AbstractProcess):
     """Sends sample j's analog (or graded integer) input at each of its T steps, then zeros."""
@@ -34,23 +36,26 @@ class StreamInput(AbstractProcess):
 
 class SpecNeuron(AbstractProcess):
     """A population of spec neurons: LIF with reset by subtraction or to zero, initial
-    potential, per-neuron thresholds; or (``spiking=False``) an integrator that sends its
+    potential, per-neuron thresholds, and a current state when ``current_leak`` > 0 (snnTorch's
+    Synaptic; its bias joins the current); or (``spiking=False``) an integrator that sends its
     potential instead of spikes.
 
-    Float models read ``threshold``, ``bias``, ``v_init`` as real values and ``leak``; fixed
-    models read them as Loihi mantissas (threshold and bias in weight units, v_init in v
-    units) and the 12-bit decay ``dv``.
+    Float models read ``threshold``, ``bias``, ``v_init`` as real values and ``leak``,
+    ``current_leak``; fixed models read them as Loihi mantissas (threshold and bias in weight
+    units, v_init in v units) and the 12-bit decays ``dv`` and ``du``. Both v and the current
+    ``u`` start each sample afresh (v_init and 0).
     """
 
     def __init__(self, *, shape: tuple[int, ...], threshold: np.ndarray, bias: np.ndarray,
                  v_init: np.ndarray, leak: float, dv: int, reset: str, spiking: bool,
                  timesteps: int, stage_index: int, num_samples: int, record: bool = False,
-                 **kwargs) -> None:
+                 current_leak: float = 0.0, du: int = NO_MEMORY, **kwargs) -> None:
         super().__init__(shape=shape, leak=leak, dv=dv, reset=reset, spiking=spiking,
                          timesteps=timesteps, stage_index=stage_index, num_samples=num_samples,
-                         record=record, **kwargs)
+                         record=record, current_leak=current_leak, du=du, **kwargs)
         self.a_in = InPort(shape=shape)
         self.s_out = OutPort(shape=shape)
+        self.u = Var(shape=shape, init=0)
         self.v = Var(shape=shape, init=v_init)
         self.v_init = Var(shape=shape, init=v_init)
         self.threshold = Var(shape=shape, init=threshold)
