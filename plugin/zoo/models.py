@@ -133,6 +133,35 @@ def small_cnn(num_classes: int = 10, input_shape: Sequence[int] = (1, 8, 8),
     return n.sequential()
 
 
+POOLS = {"avg": nn.AvgPool2d, "max": nn.MaxPool2d}
+
+
+@register_model("mnist_cnn", default_input_shape=(1, 28, 28))
+def mnist_cnn(num_classes: int = 10, input_shape: Sequence[int] = (1, 28, 28),
+              channels: Sequence[int] = (16, 32), hidden: Sequence[int] = (128,),
+              pool: str = "avg", activation: str = "relu", activation_args: dict | None = None,
+              batch_norm: bool = False, dropout: float = 0.0) -> nn.Module:
+    """A 3x3 convolution and a 2x2 pooling per channel width, a small classifier; for 28x28.
+
+    ``pool="max"`` pools after the activation, so the converted network max-pools spikes (the
+    spec's MaxPool2d); ``"avg"`` is the linear pooling the next layer absorbs.
+    """
+    if pool not in POOLS:
+        raise ConfigError(f"mnist_cnn: pool must be one of {sorted(POOLS)}, got {pool!r}")
+    c, h, w = shape = _check_input(input_shape)
+    n = _Namer()
+    for width in channels:
+        if h < 2 or w < 2:
+            raise ConfigError(f"mnist_cnn: input_shape {shape} is too small for "
+                              f"{len(channels)} poolings (spatial size {h}x{w} cannot be halved)")
+        _conv_block(n, c, int(width), activation, activation_args, batch_norm)
+        n.add("pool", POOLS[pool](2))
+        c, h, w = int(width), h // 2, w // 2
+    n.add("flatten", nn.Flatten())
+    _classifier(n, c * h * w, hidden, num_classes, activation, activation_args, False, dropout)
+    return n.sequential()
+
+
 VGG_CONFIGS = {
     "vgg11": [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
     "vgg16": [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M",
