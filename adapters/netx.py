@@ -67,6 +67,14 @@ def _torch_to_whc(t: torch.Tensor) -> np.ndarray:
     return t.permute(2, 1, 0).contiguous().numpy() if t.dim() == 3 else t.numpy()
 
 
+def _layer_decay(fs: fx.FixedStage) -> int | None:
+    """The stage's one dv, or None when its neurons' decays differ."""
+    if isinstance(fs.dv, int):
+        return fs.dv
+    same = uniform(fs.dv)
+    return None if same is None else int(same)
+
+
 def netx_differences(net: fx.FixedNetwork) -> list[str]:
     """What the netx file will not reproduce exactly (empty: the export is exact)."""
     notes = []
@@ -77,8 +85,9 @@ def netx_differences(net: fx.FixedNetwork) -> list[str]:
                 notes.append(f"{where}: the decayed initial potential is not a whole bias "
                              f"mantissa")
             continue
-        if fs.spiking and fs.reset == "subtract":
-            notes.append(f"{where}: reset by subtraction becomes reset to zero")
+        if fs.spiking and fs.reset != "zero":
+            how = "by subtraction" if fs.reset == "subtract" else repr(fs.reset)
+            notes.append(f"{where}: reset {how} becomes reset to zero")
         if fs.du != fx.NO_MEMORY and bool(fs.bias_mant.any()):
             notes.append(f"{where}: the bias of a current-based layer joins v, not the current")
         if bool((fs.v_init != 0).any()):
@@ -96,6 +105,9 @@ def write_netx(net: fx.FixedNetwork, path: str | os.PathLike) -> Path:
         if fs.spiking and uniform(fs.vth) is None:
             raise NetxExportError(f"layers[{fs.stage.layer_index}]: netx neurons share one "
                                   f"threshold per layer; this layer has per-neuron thresholds")
+        if _layer_decay(fs) is None:
+            raise NetxExportError(f"layers[{fs.stage.layer_index}]: netx neurons share one "
+                                  f"vDecay per layer; this layer has per-neuron leaks")
     notes = netx_differences(net)
     if notes:
         warnings.warn("the netx file approximates the network: " + "; ".join(notes),
@@ -151,7 +163,7 @@ def write_netx(net: fx.FixedNetwork, path: str | os.PathLike) -> Path:
             n = g.create_group("neuron")
             _string(n, "type", "CUBA")
             n.create_dataset("iDecay", data=np.int64(fs.du))
-            n.create_dataset("vDecay", data=np.int64(fs.dv))
+            n.create_dataset("vDecay", data=np.int64(_layer_decay(fs)))
             vth = int(uniform(fs.vth)) if fs.spiking else NEVER_FIRES
             n.create_dataset("vThMant", data=np.int64(vth))
             n.create_dataset("refDelay", data=np.int64(1))

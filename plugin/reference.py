@@ -112,7 +112,9 @@ def simulate(spec: NetworkSpec, x: torch.Tensor, *, record_spikes: bool = True,
                 if n.current_leak:  # i[t] = current_leak * i[t-1] + I[t], never reset
                     current = n.current_leak * syn.get(i, torch.zeros_like(current)) + current
                     syn[i] = current
-                u = n.leak * state[i] + current
+                leak = _as_tensor(n.leak, current) if isinstance(n.leak, torch.Tensor) \
+                    else n.leak
+                u = leak * state[i] + current
                 if isinstance(n, Integrator):
                     state[i] = u
                     out = u
@@ -122,7 +124,7 @@ def simulate(spec: NetworkSpec, x: torch.Tensor, *, record_spikes: bool = True,
                 s = (u > th).to(u.dtype)
                 if n.reset == "subtract":
                     u = u - th * s
-                else:
+                elif n.reset == "zero":
                     u = u * (1.0 - s)
                 state[i] = u
                 if record_spikes:

@@ -10,7 +10,8 @@ Discrete-time semantics, for t = 1..T, with the input presented directly at ever
     i[t] = current_leak * i[t-1] + I[t]       (i[0] = 0; current_leak = 0 gives i[t] = I[t])
     u[t] = leak * u[t-1] + i[t]               (u[0] = v_init)
     s[t] = u[t] > threshold                   (LIF layers only; strict, as Lava and snnTorch)
-    u[t] = u[t] - threshold * s[t]            (reset "subtract")   or   u[t] * (1 - s[t])  ("zero")
+    u[t] = u[t] - threshold * s[t]            (reset "subtract"),  u[t] * (1 - s[t])  ("zero"),
+                                              or u[t] as it is  ("none": fires while above)
     x'[t] = amplitude * s[t]                  (what the next layer receives)
 
 The last weighted layer is the readout. An ``Integrator`` never spikes and its membrane
@@ -35,7 +36,8 @@ wrote and read), 2 with it, 3 with a spiking readout, so that a leanspike that k
 says "written by a newer leanspike" instead of misreading the file. Version 4 adds a neuron's
 ``current_leak`` (the synaptic current state of a current-based LIF, snnTorch's ``Synaptic``
 ``alpha``; never reset by a spike); a neuron without one (current_leak == 0) writes no such
-field, so every spec that does not use it is written as before.
+field, so every spec that does not use it is written as before. Version 5 adds what snnTorch's
+Leaky also allows: a per-neuron ``leak`` (a tensor, as thresholds may be) and reset "none".
 """
 
 from __future__ import annotations
@@ -56,14 +58,15 @@ from leanspike.atomic import atomic_write
 from leanspike.errors import SpecError, SpecFileError
 
 FORMAT_NAME = "leanspike.spec"
-FORMAT_VERSION = 4  # the newest version this leanspike reads and writes
+FORMAT_VERSION = 5  # the newest version this leanspike reads and writes
 SPIKING_READOUT_SINCE = 3  # the format version that introduced a LIF output layer
 CURRENT_LEAK_SINCE = 4  # the format version that introduced a neuron's current_leak
+NEURON_OPTIONS_SINCE = 5  # the format version of per-neuron leaks and reset "none"
 # the format version that introduced each layer type added after version 1
 LAYER_SINCE = {"MaxPool2d": 2}
 SPEC_FILE = "spec.json"
 WEIGHTS_FILE = "weights.safetensors"
-RESET_MODES = ("subtract", "zero")
+RESET_MODES = ("subtract", "zero", "none")
 ENCODINGS = ("direct",)
 
 Scalar = Union[float, torch.Tensor]
@@ -75,7 +78,7 @@ class LIF:
     (snnTorch's Synaptic, Loihi's CUBA current) when current_leak > 0."""
 
     threshold: Scalar = 1.0
-    leak: float = 1.0
+    leak: Scalar = 1.0         # a number, or one per neuron (a tensor broadcast to the layer)
     reset: str = "subtract"
     amplitude: float = 1.0
     v_init: Scalar = 0.0
@@ -86,7 +89,7 @@ class LIF:
 class Integrator:
     """The output population: integrates its input and never spikes; u[T] is the logit."""
 
-    leak: float = 1.0
+    leak: Scalar = 1.0
     v_init: Scalar = 0.0
     current_leak: float = 0.0  # as LIF's: the output of a current-based (Synaptic) model
 
@@ -286,7 +289,13 @@ def _check_neuron(i: int, layer: Layer, out_shape: tuple[int, ...], is_last: boo
             f"{where}: every weighted layer but the last must have a LIF neuron, "
             f"got {type(neuron).__name__}"
         )
-    _check_number(neuron.leak, f"{where}.leak", 0.0, 1.0)
+    if isinstance(neuron.leak, torch.Tensor):
+        _check_scalar_or_tensor(neuron.leak, f"{where}.leak", out_shape)
+        if not bool(((neuron.leak >= 0) & (neuron.leak <= 1)).all()):
+            raise SpecError(f"{where}.leak: every leak must be in [0, 1], got "
+                            f"{float(neuron.leak.min())}..{float(neuron.leak.max())}")
+    else:
+        _check_number(neuron.leak, f"{where}.leak", 0.0, 1.0)
     _check_number(neuron.current_leak, f"{where}.current_leak", 0.0, 1.0)
     _check_scalar_or_tensor(neuron.v_init, f"{where}.v_init", out_shape)
     if isinstance(neuron, LIF):
@@ -422,6 +431,12 @@ def _no_current_leak(neuron: Neuron) -> bool:
     return not isinstance(value, torch.Tensor) and value == 0
 
 
+def _uses_neuron_options(entry: dict) -> bool:
+    """A per-neuron leak or reset "none" in one layer's document (format version 5)."""
+    n = entry.get("neuron") or {}
+    return isinstance(n.get("leak"), dict) or n.get("reset") == "none"
+
+
 def _to_document(spec: NetworkSpec) -> tuple[dict, dict[str, torch.Tensor]]:
     tensors: dict[str, torch.Tensor] = {}
 
@@ -458,7 +473,9 @@ def _to_document(spec: NetworkSpec) -> tuple[dict, dict[str, torch.Tensor]]:
         "format_version": max([*(LAYER_SINCE.get(e["type"], 1) for e in layers),
                                SPIKING_READOUT_SINCE if spec.spiking_readout else 1,
                                *(CURRENT_LEAK_SINCE for e in layers
-                                 if "current_leak" in (e.get("neuron") or {}))]),
+                                 if "current_leak" in (e.get("neuron") or {})),
+                               *(NEURON_OPTIONS_SINCE for e in layers
+                                 if _uses_neuron_options(e))]),
         "timesteps": spec.timesteps,
         "encoding": spec.encoding,
         "input_shape": list(spec.input_shape),
@@ -531,12 +548,20 @@ class _Reader:
             if fname == "reset":
                 if not isinstance(v, str):
                     raise self.fail(f"{where}.reset", f"expected a string, got {v!r}")
+                if v == "none" and self.version < NEURON_OPTIONS_SINCE:
+                    raise self.fail(f"{where}.reset", f"reset 'none' exists from format_version "
+                                    f"{NEURON_OPTIONS_SINCE} on; this document says version "
+                                    f"{self.version}")
                 kwargs[fname] = v
             else:
                 kwargs[fname] = self.value(v, f"{where}.{fname}")
-                if fname in ("leak", "amplitude", "current_leak") and isinstance(
-                        kwargs[fname], torch.Tensor):
+                tensor = isinstance(kwargs[fname], torch.Tensor)
+                if fname in ("amplitude", "current_leak") and tensor:
                     raise self.fail(f"{where}.{fname}", "must be a number, not a tensor")
+                if fname == "leak" and tensor and self.version < NEURON_OPTIONS_SINCE:
+                    raise self.fail(f"{where}.leak", f"per-neuron leaks exist from "
+                                    f"format_version {NEURON_OPTIONS_SINCE} on; this document "
+                                    f"says version {self.version}")
         return cls(**kwargs)
 
     def layer(self, i: int, raw: Any) -> Layer:

@@ -100,3 +100,21 @@ def test_a_current_leak_is_snntorch_synaptic_resetting_on_the_step():
     assert r.spikes[0].flatten().tolist() == [0, 1, 1, 1]
     # the output integrates a current of the spikes: i2 = 0, 1, 1.5, 1.75; u2 = sum
     assert torch.allclose(r.output, torch.tensor([[4.25]]))
+
+
+def test_reset_none_fires_while_above_threshold_and_keeps_the_potential():
+    spec = S.NetworkSpec((1,), [S.Linear(torch.ones(1, 1), None, None,
+                                         S.LIF(threshold=1.0, leak=0.5, reset="none")),
+                                S.Linear(torch.ones(1, 1), None, None, S.Integrator())], 4)
+    r = simulate(spec, torch.tensor([[0.8]]))
+    # u: .8, 1.2 (fires, kept), 1.4 (fires), 1.5 (fires)
+    assert r.spikes[0].flatten().tolist() == [0, 1, 1, 1]
+
+
+def test_a_per_neuron_leak_leaks_each_neuron_by_its_own():
+    spec = S.NetworkSpec((1,), [S.Linear(torch.ones(3, 1), None, None,
+                                         S.LIF(threshold=1.5, leak=torch.tensor([0.0, 0.5, 1.0]))),
+                                S.Linear(torch.ones(1, 3), None, None, S.Integrator())], 3)
+    r = simulate(spec, torch.tensor([[0.6]]))
+    # u after 3 steps of 0.6: 0.6 | 0.6, 0.9, 1.05 | 0.6, 1.2, 1.8 -> fires at step 3
+    assert r.spikes[0][:, 0].tolist() == [[0, 0, 0], [0, 0, 0], [0, 0, 1]]

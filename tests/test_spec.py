@@ -201,7 +201,8 @@ def test_nan_literal_in_json(saved):
      r"layers\[1\]\.type: unknown layer type 'MaxPool3d'"),
     (lambda d: d["layers"][0]["neuron"].update(type="Izhikevich"),
      r"layers\[0\] \(Conv2d\)\.neuron\.type: unknown neuron type"),
-    (lambda d: d.update(format_version=5), r"version 5 was written by a newer leanspike"),
+    (lambda d: d.update(format_version=S.FORMAT_VERSION + 1),
+     rf"version {S.FORMAT_VERSION + 1} was written by a newer leanspike"),
     (lambda d: d.update(format="something.else"), r"not a leanspike spec"),
     (lambda d: d.pop("timesteps"), r"missing field 'timesteps'"),
     (lambda d: d["layers"][0].pop("stride"), r"layers\[0\] \(Conv2d\): missing field 'stride'"),
@@ -383,4 +384,47 @@ def test_current_leak_is_validated(bad):
     spec = _synaptic_spec()
     spec.layers[0].neuron.current_leak = bad
     with pytest.raises(SpecError, match=r"layers\[0\] \(Linear\)\.neuron\.current_leak"):
+        spec.validate()
+
+
+# --- snnTorch Leaky's other options: per-neuron leaks, reset "none" (format version 5) ----------
+
+def test_per_neuron_leaks_and_reset_none_are_format_version_5_and_read_back(tmp_path):
+    spec = _synaptic_spec(0.0)
+    spec.layers[0].neuron.leak = torch.linspace(0.5, 1.0, 5)
+    spec.layers[0].neuron.reset = "none"
+    spec.layers[1].neuron.leak = torch.tensor([0.25, 0.5, 1.0])
+    spec.validate()
+    path = spec.save(tmp_path / "s")
+    doc = json.loads((path / S.SPEC_FILE).read_text())
+    assert doc["format_version"] == 5
+    assert doc["layers"][0]["neuron"]["leak"] == {"tensor": "layers.0.neuron.leak"}
+    back = S.load_spec(path)
+    assert back.identical(spec) and back.layers[0].neuron.reset == "none"
+    assert torch.equal(back.layers[1].neuron.leak, torch.tensor([0.25, 0.5, 1.0]))
+
+
+@pytest.mark.parametrize("change", ["leak", "reset"])
+def test_each_option_alone_needs_version_5_and_an_older_file_is_refused(tmp_path, change):
+    spec = _synaptic_spec(0.0)
+    if change == "leak":
+        spec.layers[0].neuron.leak = torch.full((5,), 0.75)
+    else:
+        spec.layers[0].neuron.reset = "none"
+    path = spec.save(tmp_path)
+    assert json.loads((path / S.SPEC_FILE).read_text())["format_version"] == 5
+    _rewrite_json(tmp_path, lambda d: d.update(format_version=4))
+    want = r"leak: per-neuron leaks exist from" if change == "leak" else r"reset 'none' exists"
+    with pytest.raises(SpecFileError, match=want + r".*format_version 5"):
+        S.load_spec(tmp_path)
+
+
+@pytest.mark.parametrize("bad, match", [(torch.tensor([0.5, 1.5, 0.5, 0.5, 0.5]), r"\[0, 1\]"),
+                                        (torch.full((4,), 0.5), "does not broadcast"),
+                                        (torch.tensor([0.5, float("nan"), 0.5, 0.5, 0.5]),
+                                         "")])
+def test_a_per_neuron_leak_is_validated(bad, match):
+    spec = _synaptic_spec(0.0)
+    spec.layers[0].neuron.leak = bad
+    with pytest.raises(SpecError, match=r"layers\[0\] \(Linear\)\.neuron\.leak.*" + match):
         spec.validate()

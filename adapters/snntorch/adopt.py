@@ -20,7 +20,14 @@ read as the logits. What changes, and how exactly:
 - max pooling of currents (``Conv -> MaxPool -> Leaky``) becomes max pooling of spikes
   (``Conv -> Leaky -> MaxPool``): exact at T=1 from a zero membrane, an approximation for T > 1
   (a warning says so once);
+- ``snn.Lapicque`` (u = (1 - dt/RC) u + (dt/C) I) becomes a Leaky neuron with leak 1 - dt/RC
+  whose input gain dt/C goes into the weighted layer before it (or its batch norm's affine
+  part): exact up to float rounding; its reset, always one step late, is warned about as
+  Leaky's ``reset_delay`` is;
 - Dropout and Identity are dropped (the identity at inference).
+
+Neuron options that change what a neuron computes beyond the spec (``inhibition``,
+``state_quant``) are refused by name.
 
 The user's model object is never modified.
 """
@@ -49,13 +56,12 @@ WEIGHTED = (nn.Conv2d, nn.Linear)
 _SKIP = (nn.Dropout, nn.Identity)
 # snnTorch neurons leanspike does not describe yet, and what to use instead
 _REFUSED = {
-    "Lapicque": "only snn.Leaky and snn.Synaptic neurons are supported; snn.Lapicque is a "
-                "Leaky with beta = 1 - dt/(R*C): use snn.Leaky(beta=...)",
-    "Alpha": "only snn.Leaky and snn.Synaptic neurons are supported; use snn.Synaptic",
+    "Alpha": "only snn.Leaky, snn.Synaptic and snn.Lapicque neurons are supported (snn.Alpha's "
+             "two opposing currents are not a spec neuron); use snn.Synaptic",
     "RLeaky": "recurrent neurons are not feed-forward; use snn.Leaky",
     "RSynaptic": "recurrent neurons are not feed-forward; use snn.Synaptic",
 }
-ADOPTED = (snn.Leaky, snn.Synaptic)  # SpecLeaky and its kin are snn.Leaky
+ADOPTED = (snn.Leaky, snn.Synaptic, snn.Lapicque)  # SpecLeaky and its kin are snn.Leaky
 
 
 def _current_based(m: nn.Module) -> bool:
@@ -89,12 +95,49 @@ def copy_model(model: nn.Module) -> nn.Module:
     return copy.deepcopy(model, memo)
 
 
-def _scalar_beta(name: str, neuron: nn.Module, which: str = "beta") -> float:
-    beta = getattr(neuron, which).detach().clamp(0, 1)
-    if beta.numel() != 1:
-        raise ConfigError(f"layer {name!r}: per-neuron leaks ({which} of shape "
-                          f"{tuple(beta.shape)}) are not supported; use one {which} per layer")
-    return float(beta)
+def _scalar_alpha(name: str, neuron: nn.Module) -> float:
+    alpha = neuron.alpha.detach().clamp(0, 1)
+    if alpha.numel() != 1:
+        raise ConfigError(f"layer {name!r}: per-neuron current decays (alpha of shape "
+                          f"{tuple(alpha.shape)}) are not supported; use one alpha per layer")
+    return float(alpha)
+
+
+def _beta(neuron: nn.Module) -> float | torch.Tensor:
+    """One leak per layer, or one per neuron or channel as the user shaped it (the spec
+    broadcasts it to the layer, as it does thresholds). snn.Lapicque's is 1 - dt/RC, which its
+    dynamics use (its ``beta`` only chose R and C)."""
+    if isinstance(neuron, snn.Lapicque):
+        beta = 1.0 - neuron.time_step.double() / (neuron.R.double() * neuron.C.double())
+    else:
+        beta = neuron.beta.detach().clamp(0, 1)
+    return float(beta) if beta.numel() == 1 else beta.clone()
+
+
+def _lapicque_gain(name: str, neuron: nn.Module) -> float:
+    """snn.Lapicque's input gain dt/C, checked to give a leak the spec can hold."""
+    dt, r, c = (getattr(neuron, k).detach().double() for k in ("time_step", "R", "C"))
+    if dt.numel() != 1 or r.numel() != 1 or c.numel() != 1:
+        raise ConfigError(f"layer {name!r} (Lapicque): per-neuron R or C are not supported; use "
+                          f"one R and C per layer")
+    if not 0 < float(dt / (r * c)) <= 1:
+        raise ConfigError(f"layer {name!r} (Lapicque): time_step/(R*C) = {float(dt / (r * c))} "
+                          f"gives a leak 1 - dt/RC outside [0, 1)")
+    return float(dt / c)
+
+
+def _scale_input(layers: list[nn.Module], gain: float, name: str) -> None:
+    """Multiply the current the next neuron receives by ``gain``: the weighted layer's weight
+    and bias, or the affine part of the batch norm after it (which would undo a scaled
+    weight)."""
+    target = layers[-1]
+    if isinstance(target, BATCH_NORMS) and not target.affine:
+        raise ConfigError(f"layer {name!r} (Lapicque): its input gain cannot go into a batch "
+                          f"norm without affine parameters; use affine=True")
+    with torch.no_grad():
+        for p in (target.weight, target.bias):
+            if p is not None:
+                p.mul_(gain)
 
 
 def _learns(m: nn.Module, which: str) -> bool:
@@ -135,31 +178,36 @@ def fold_avg_pool(conv: nn.Conv2d, pool: nn.AvgPool2d, where: str) -> nn.Conv2d:
 
 def _refusal(name: str, m: nn.Module) -> ConfigError | None:
     """Why neuron ``m`` cannot be adopted, or None when it can."""
-    if isinstance(m, ADOPTED):
-        return None
     kind = type(m).__name__
-    why = _REFUSED.get(kind, "only snn.Leaky and snn.Synaptic neurons are supported")
+    if isinstance(m, ADOPTED):
+        if getattr(m, "inhibition", False):
+            return ConfigError(f"cannot adopt layer {name!r} ({kind}): inhibition=True (only the "
+                               f"strongest neuron fires) couples the neurons of a layer, which "
+                               f"no spec neuron does; train without it")
+        if getattr(m, "state_quant", False):
+            return ConfigError(f"cannot adopt layer {name!r} ({kind}): state_quant quantises the "
+                               f"membrane its own way; train in float and let leanspike's Loihi "
+                               f"fixed point (quantize / snap_to_fixed_point) do it")
+        return None
+    why = _REFUSED.get(kind, "only snn.Leaky, snn.Synaptic and snn.Lapicque neurons are "
+                             "supported")
     return ConfigError(f"cannot adopt layer {name!r} ({kind}): {why}")
 
 
 def _neuron(name: str, m: nn.Module, output: bool, surrogate: str | None) -> nn.Module:
-    kind = type(m).__name__
     refused = _refusal(name, m)
     if refused is not None:
         raise refused
     if isinstance(m, (SpecLeaky, SpecIntegrator)) and not output:
         return m
-    beta = _scalar_beta(name, m)
-    learn_beta = _learns(m, "beta")
+    beta = _beta(m)
+    learn_beta = _learns(m, "beta") and not isinstance(m, snn.Lapicque)
     # a current state (snn.Synaptic's alpha) is the spec's current_leak
-    current = {"alpha": _scalar_beta(name, m, "alpha"), "learn_alpha": _learns(m, "alpha")} \
+    current = {"alpha": _scalar_alpha(name, m), "learn_alpha": _learns(m, "alpha")} \
         if _current_based(m) else {}
     if output:
         return (SpecSynapticIntegrator if current else SpecIntegrator)(
             beta=beta, learn_beta=learn_beta, **current)
-    if m.reset_mechanism not in ("subtract", "zero"):
-        raise ConfigError(f"layer {name!r} ({kind}): reset_mechanism {m.reset_mechanism!r} is "
-                          f"only allowed on the output layer")
     return (SpecSynaptic if current else SpecLeaky)(
         beta=beta, threshold=m.threshold.detach(), reset_mechanism=m.reset_mechanism,
         amplitude=float(m.graded_spikes_factor), surrogate=surrogate,
@@ -221,8 +269,14 @@ def adopt(model: nn.Module, input_shape: tuple[int, ...], timesteps: int | None 
                     after_neuron.append(pool)
                     moved.append(pool_name)
             between = []
-            if getattr(m, "reset_delay", False) and not isinstance(m, SpecLeaky) and \
-                    (k != neurons[-1] or readout == "spikes"):  # an integrator never fires
+            if isinstance(m, snn.Lapicque):
+                _scale_input(layers, _lapicque_gain(name, m), name)
+            # an integrator never fires, and without a reset its timing cannot differ; Lapicque
+            # always resets one step late
+            late = getattr(m, "reset_delay", False) or isinstance(m, snn.Lapicque)
+            if late and not isinstance(m, SpecLeaky) and \
+                    getattr(m, "reset_mechanism", "") != "none" and \
+                    (k != neurons[-1] or readout == "spikes"):
                 delayed.append(name)
             layers.append(_neuron(name, m, k == neurons[-1] and readout == "membrane",
                                   surrogate))

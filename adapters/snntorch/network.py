@@ -281,13 +281,14 @@ def to_spec(network: SpikingNetwork) -> S.NetworkSpec:
             if isinstance(module, SpecLeaky):
                 layers[-1].neuron = S.LIF(
                     threshold=_scalar_or_tensor(module.threshold),
-                    leak=float(module.beta.clamp(0, 1)),
+                    leak=_scalar_or_tensor(module.beta.clamp(0, 1)),
                     reset=module.reset_mechanism,
                     amplitude=float(module.graded_spikes_factor),
                     v_init=_scalar_or_tensor(module.v_init))
             else:
-                layers[-1].neuron = S.Integrator(leak=float(module.beta.clamp(0, 1)),
-                                                 v_init=_scalar_or_tensor(module.v_init))
+                layers[-1].neuron = S.Integrator(
+                    leak=_scalar_or_tensor(module.beta.clamp(0, 1)),
+                    v_init=_scalar_or_tensor(module.v_init))
             if isinstance(module, CURRENT_BASED):
                 layers[-1].neuron.current_leak = _scalar_alpha(module, i)
         else:
@@ -299,11 +300,11 @@ def to_spec(network: SpikingNetwork) -> S.NetworkSpec:
 
 
 def _per_neuron(spec: S.NetworkSpec) -> None:
-    """Per-channel neuron parameters (a threshold or v_init of shape [C, 1, 1] for a conv, as
-    snnTorch users broadcast them) written out per neuron, the shape the spec stores."""
+    """Per-channel neuron parameters (a threshold, leak or v_init of shape [C, 1, 1] for a conv,
+    as snnTorch users broadcast them) written out per neuron, the shape the spec stores."""
     for layer, shape in zip(spec.layers, spec.layer_shapes(), strict=True):
         neuron = getattr(layer, "neuron", None)
-        for name in ("threshold", "v_init"):
+        for name in ("threshold", "leak", "v_init"):
             value = getattr(neuron, name, None)
             if isinstance(value, torch.Tensor) and tuple(value.shape) != shape:
                 try:

@@ -69,8 +69,8 @@ class SpecLeaky(snn.Leaky):
     def __init__(self, beta: float = 1.0, threshold=1.0, *, reset_mechanism: str = "subtract",
                  amplitude: float = 1.0, v_init=0.0, spike_grad=None, surrogate: str | None = None,
                  learn_beta: bool = False, learn_threshold: bool = False):
-        if reset_mechanism not in ("subtract", "zero"):
-            raise ValueError(f"reset_mechanism must be 'subtract' or 'zero', "
+        if reset_mechanism not in ("subtract", "zero", "none"):
+            raise ValueError(f"reset_mechanism must be 'subtract', 'zero' or 'none', "
                              f"got {reset_mechanism!r}")
         super().__init__(beta=_tensor(beta), threshold=_tensor(threshold),
                          spike_grad=ATanSurrogate() if spike_grad is None else spike_grad,
@@ -97,7 +97,7 @@ class SpecLeaky(snn.Leaky):
         fired = (mem > self.threshold).to(mem.dtype).detach()
         if self.reset_mechanism == "subtract":
             mem = mem - fired * self.threshold
-        else:
+        elif self.reset_mechanism == "zero":
             mem = mem * (1.0 - fired)
         return spk, mem
 

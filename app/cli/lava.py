@@ -119,7 +119,8 @@ def cmd_deploy(args: argparse.Namespace) -> int:
             ["layer", "weight unit", "weight RMS error", "threshold error", "vth", "dv"],
             [[f"layers[{r.layer_index}]", f"{r.unit:.4g}", f"{r.weight_rmse:.2%}",
               f"{r.threshold_max_error:.2%}", "-" if r.vth_range == (0, 0) else
-              f"{r.vth_range[0]}..{r.vth_range[1]}", r.dv] for r in q.report]))
+              f"{r.vth_range[0]}..{r.vth_range[1]}",
+              r.dv if isinstance(r.dv, int) else f"{r.dv[0]}..{r.dv[1]}"] for r in q.report]))
     if args.backend == NETX:
         from leanspike.adapters.lava.netx_run import run_netx
         from leanspike.adapters.netx import NetxApproximationWarning, write_netx

@@ -16,7 +16,8 @@ from leanspike.reference import SimulationResult
 
 
 def lif_float(v: torch.Tensor, i: torch.Tensor, a: torch.Tensor, bias: torch.Tensor,
-              leak: float, current_leak: float, threshold: torch.Tensor | None, reset: str
+              leak: float | torch.Tensor, current_leak: float,
+              threshold: torch.Tensor | None, reset: str
               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """One step of the spec neuron from synaptic input ``a``: new v, new current i, and spikes
     unless ``threshold`` is None (the integrating output).
@@ -33,7 +34,10 @@ def lif_float(v: torch.Tensor, i: torch.Tensor, a: torch.Tensor, bias: torch.Ten
     if threshold is None:
         return v, i, None
     s = v > threshold
-    v = v - threshold * s if reset == "subtract" else v * (~s)
+    if reset == "subtract":
+        v = v - threshold * s
+    elif reset == "zero":
+        v = v * (~s)
     return v, i, s
 
 

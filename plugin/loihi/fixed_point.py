@@ -71,7 +71,7 @@ class FixedStage:
     vth: torch.Tensor | None        # threshold mantissa (weight units); None when not spiking
     bias_mant: torch.Tensor
     v_init: torch.Tensor            # initial v, in v units (weight units << 6)
-    dv: int
+    dv: int | torch.Tensor          # one per layer, or int64 per neuron (the stage's leak)
     unit: float                     # real value of one weight unit
     du: int = NO_MEMORY             # current decay; NO_MEMORY: no current state (not CUBA)
 
@@ -117,11 +117,19 @@ def wrap(x: torch.Tensor, bits: int) -> torch.Tensor:
     return torch.remainder(x + base // 2, base) - base // 2
 
 
-def decay(v: torch.Tensor, dv: int) -> torch.Tensor:
-    if dv == 0:
+def decay(v: torch.Tensor, dv: int | torch.Tensor) -> torch.Tensor:
+    """Loihi's decay, dv one per layer or one per neuron (a tensor broadcast to v)."""
+    if not isinstance(dv, torch.Tensor) and dv == 0:
         return v
     p = v * ((1 << DECAY_BITS) - dv)
     return torch.sign(p) * (p.abs() >> DECAY_BITS)
+
+
+def decay_constant(leak: float | torch.Tensor) -> int | torch.Tensor:
+    """Loihi's 12-bit dv for a leak (per neuron for a tensor): leak = 1 - dv / 4096."""
+    if isinstance(leak, torch.Tensor):
+        return torch.round((1 << DECAY_BITS) * (1.0 - leak)).to(torch.int64)
+    return int(round((1 << DECAY_BITS) * (1.0 - leak)))
 
 
 def lif_fixed(v: torch.Tensor, u: torch.Tensor, a: torch.Tensor, bias_mant: torch.Tensor,
@@ -140,7 +148,10 @@ def lif_fixed(v: torch.Tensor, u: torch.Tensor, a: torch.Tensor, bias_mant: torc
         return v, u, None
     th = vth << ACT_SHIFT
     s = v > th
-    v = v - th * s if reset == "subtract" else v * (~s)
+    if reset == "subtract":
+        v = v - th * s
+    elif reset == "zero":
+        v = v * (~s)
     return v, u, s
 
 
@@ -161,7 +172,7 @@ class StageQuantisation:
     vth_range: tuple[int, int]
     clipped_biases: int
     clipped_thresholds: int
-    dv: int
+    dv: int | tuple[int, int]       # one per layer, or (min, max) of per-neuron decays
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -330,9 +341,10 @@ def quantize_stage(stage: Stage, max_weight_exp: int = 0, timesteps: int = 2
     bias_mant, clipped_b = _round_clip(stage.bias / unit, -BIAS_MANT_MAX - 1, BIAS_MANT_MAX)
     v_init = torch.round(stage.v_init / unit).to(torch.int64) << ACT_SHIFT
     v_init = v_init.clamp(-STATE_MAX, STATE_MAX)
-    dv = int(round((1 << DECAY_BITS) * (1.0 - stage.leak)))
-    if dv >= (1 << DECAY_BITS):
-        raise ConfigError(f"layers[{stage.layer_index}]: leak {stage.leak} needs a decay of "
+    dv = decay_constant(stage.leak)
+    if bool(torch.as_tensor(dv >= (1 << DECAY_BITS)).any()):
+        leak = float(torch.as_tensor(stage.leak).min())
+        raise ConfigError(f"layers[{stage.layer_index}]: leak {leak} needs a decay of "
                           f"4096/4096, beyond Loihi's 12-bit dv (max leak step 4095/4096)")
     du = NO_MEMORY
     if stage.current_leak:
@@ -345,7 +357,8 @@ def quantize_stage(stage: Stage, max_weight_exp: int = 0, timesteps: int = 2
     fs = FixedStage(stage=stage, weight=weight, weight_exp=exp, vth=vth, bias_mant=bias_mant,
                     v_init=v_init, dv=dv, unit=unit, du=du)
     report = StageQuantisation(stage.layer_index, unit, exp, rmse, th_err, vth_range,
-                               clipped_b, clipped_th, dv)
+                               clipped_b, clipped_th, dv if isinstance(dv, int) else
+                               (int(dv.min()), int(dv.max())))
     return fs, report
 
 

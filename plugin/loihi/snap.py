@@ -89,8 +89,11 @@ def snap_to_fixed_point(spec: S.NetworkSpec, calibration: torch.Tensor | None = 
         bias = None if layer.bias is None else \
             _grid(layer.bias.detach().to(torch.float64), fs.unit).to(layer.bias.dtype)
         n = layer.neuron
-        dv = round((1 << fx.DECAY_BITS) * (1.0 - float(n.leak)))
+        dv = fx.decay_constant(n.leak.detach().to(torch.float64)
+                               if isinstance(n.leak, torch.Tensor) else float(n.leak))
         leak = 1.0 - dv / (1 << fx.DECAY_BITS)
+        if isinstance(leak, torch.Tensor):
+            leak = leak.to(n.leak.dtype)
         changes = {"leak": leak, "v_init": _snap_scalar(n.v_init, fs.unit)}
         if n.current_leak:
             changes["current_leak"] = 1.0 - fs.du / (1 << fx.DECAY_BITS)

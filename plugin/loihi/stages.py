@@ -70,8 +70,8 @@ class Stage:
     bias: torch.Tensor             # float64, output shape (zeros when the layer has none)
     spiking: bool                  # False for the integrating output stage
     threshold: torch.Tensor | None  # float64, output shape; None when not spiking
-    leak: float
-    reset: str
+    leak: float | torch.Tensor     # one per layer, or float64 per neuron (output shape)
+    reset: str                     # "subtract", "zero", "none"; "none" when not spiking
     v_init: torch.Tensor           # float64, output shape
     groups: int = 1                # conv stages: input and output channels split in groups
     amplitude: float = 1.0         # what one spike stands for: already in the next stage's
@@ -120,6 +120,15 @@ def split_groups(weight: torch.Tensor, groups: int, max_groups: int = MAX_LAVA_G
 def _per_neuron(value, shape: tuple[int, ...]) -> torch.Tensor:
     t = value if isinstance(value, torch.Tensor) else torch.tensor(float(value))
     return t.detach().to(torch.float64).expand(shape).clone()
+
+
+def _leak(value, shape: tuple[int, ...]) -> float | torch.Tensor:
+    """A layer's leak as one number when all its neurons share it, else per neuron."""
+    if not isinstance(value, torch.Tensor):
+        return float(value)
+    per_neuron = _per_neuron(value, shape)
+    same = uniform(per_neuron)
+    return per_neuron if same is None else same
 
 
 def _pool_tiles(pool: S.AvgPool2d, shape: tuple[int, ...]) -> bool:
@@ -263,7 +272,7 @@ def to_stages(spec: S.NetworkSpec) -> list[Stage]:
             weight=weight, mask=mask, stride=tuple(stride), padding=tuple(padding),
             bias=bias.expand(out_shape).clone(), spiking=spiking,
             threshold=_per_neuron(n.threshold, out_shape) if spiking else None,
-            leak=float(n.leak), reset=n.reset if spiking else "none",
+            leak=_leak(n.leak, out_shape), reset=n.reset if spiking else "none",
             v_init=_per_neuron(n.v_init, out_shape),
             amplitude=float(n.amplitude) if spiking else 1.0,
             current_leak=float(n.current_leak)))

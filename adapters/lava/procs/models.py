@@ -131,6 +131,12 @@ class PyReadoutFixed(_ReadoutModel):
 # neurons
 
 
+def per_neuron(value):
+    """A decay parameter as the neuron step takes it: a number, or per neuron (Lava order) as a
+    tensor."""
+    return torch.from_numpy(value) if isinstance(value, np.ndarray) else value
+
+
 class _SpecNeuronModel(PyLoihiProcessModel):
     def __init__(self, proc_params) -> None:
         super().__init__(proc_params)
@@ -181,8 +187,8 @@ class PySpecNeuronFloat(_SpecNeuronModel):
     def step(self, v, u, a):
         th = torch.from_numpy(self.threshold) if self.is_spiking else None
         p = self.proc_params
-        return lif_float(v, u, a.to(torch.float64), torch.from_numpy(self.bias), p["leak"],
-                         p["current_leak"], th, self.reset_mode)
+        return lif_float(v, u, a.to(torch.float64), torch.from_numpy(self.bias),
+                         per_neuron(p["leak"]), p["current_leak"], th, self.reset_mode)
 
 
 @implements(proc=SpecNeuron, protocol=LoihiProtocol)
@@ -203,8 +209,8 @@ class PySpecNeuronFixed(_SpecNeuronModel):
         th = torch.from_numpy(self.threshold.astype(np.int64)) if self.is_spiking else None
         p = self.proc_params
         return lif_fixed(v.to(torch.int64), u.to(torch.int64), a.to(torch.int64),
-                         torch.from_numpy(self.bias.astype(np.int64)), p["du"], p["dv"], th,
-                         self.reset_mode)
+                         torch.from_numpy(self.bias.astype(np.int64)), p["du"],
+                         per_neuron(p["dv"]), th, self.reset_mode)
 
 
 # --------------------------------------------------------------------------------------------
@@ -227,6 +233,9 @@ def neuron_params(stage, layout: StageLayout) -> dict:
         leak, dv = st.leak, 0
         decays = dict(current_leak=st.current_leak, du=NO_MEMORY)
     out = {name: layout.neurons_to_lava(t) for name, t in values.items()}
+    # a per-neuron leak (a tensor) goes to Lava in Lava's order, as every per-neuron value
+    leak, dv = (layout.neurons_to_lava(t) if isinstance(t, torch.Tensor) else t
+                for t in (leak, dv))
     return dict(shape=layout.output_shape, leak=leak, dv=dv, reset=st.reset,
                 spiking=st.spiking, **decays, **out)
 

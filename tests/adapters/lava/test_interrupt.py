@@ -79,14 +79,18 @@ def _wait_for(condition, timeout: float, what: str) -> None:
         time.sleep(0.02)
 
 
-def _interrupt(argv: list[str], workers: int, settle: float = 0.0
+def _interrupt(argv: list[str], workers: int, settle: float = 0.0, ready: bool = False
                ) -> tuple[subprocess.Popen, str]:
     """Start ``argv`` in its own session; ``settle`` seconds after its group holds more than
-    ``workers`` processes besides itself, press Ctrl-C; return the process, finished, and its
-    stderr."""
+    ``workers`` processes besides itself (and, with ``ready``, after it printed "ready": an
+    import may run a short-lived subprocess of its own), press Ctrl-C; return the process,
+    finished, and its stderr."""
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
     try:
+        if ready:
+            while proc.stdout.readline() not in ("ready\n", ""):
+                pass
         _wait_for(lambda: len(_group(proc.pid)) > workers or proc.poll() is not None, 120,
                   f"{workers} worker processes")
         time.sleep(settle)
@@ -138,7 +142,8 @@ def test_ctrl_c_ends_a_run_with_one_line_and_no_process_left(tmp_path, spec_dir,
                                                              settle):
     script = tmp_path / "run_on_lava.py"
     script.write_text(RUN_ON_LAVA)
-    proc, err = _interrupt([sys.executable, str(script), str(spec_dir)], workers, settle)
+    proc, err = _interrupt([sys.executable, str(script), str(spec_dir)], workers, settle,
+                           ready=True)
     _assert_clean_interrupt(proc, err)
 
 

@@ -128,8 +128,8 @@ def test_functional_calls_count_as_layers():
      r"layer '1' \(Tanh\): not a layer"),
     (nn.Sequential(nn.Linear(64, 8), snn.RLeaky(beta=0.9, linear_features=8), nn.Linear(8, 2),
                    _leaky()), r"'1' \(RLeaky\): recurrent neurons are not feed-forward"),
-    (nn.Sequential(nn.Linear(64, 8), snn.Lapicque(beta=0.9), nn.Linear(8, 2), _leaky()),
-     r"Lapicque.*use snn.Leaky"),
+    (nn.Sequential(nn.Linear(64, 8), snn.Alpha(alpha=0.9, beta=0.8), nn.Linear(8, 2),
+                   _leaky()), r"'1' \(Alpha\): .*two opposing currents.*use snn.Synaptic"),
 ])
 def test_what_cannot_be_read_is_refused_by_name(model, message):
     with pytest.raises(ConfigError, match=message):

@@ -81,8 +81,9 @@ def test_adopt_refuses_what_it_cannot_read():
                             snn.Leaky(beta=0.9)), (4,), 2)
     with pytest.raises(ConfigError, match=r"cannot read Leaky.forward"):
         adopt(snn.Leaky(beta=0.5), (4,), 2)
-    with pytest.raises(ConfigError, match="per-neuron leaks"):
-        adopt(nn.Sequential(nn.Linear(4, 3), snn.Leaky(beta=torch.rand(3), init_hidden=True),
+    with pytest.raises(ConfigError, match=r"layer '1': per-neuron current decays"):
+        adopt(nn.Sequential(nn.Linear(4, 3), snn.Synaptic(alpha=torch.rand(3), beta=0.9,
+                                                          init_hidden=True),
                             nn.Linear(3, 2), snn.Leaky(beta=0.9, init_hidden=True)), (4,), 2)
 
 
