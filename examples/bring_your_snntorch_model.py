@@ -2,7 +2,7 @@
 
     python examples/bring_your_snntorch_model.py --shape tutorial-class [--epochs 4]
 
-Four models written the way snnTorch's tutorials write them, trained the snnTorch way (Adam,
+Models written the way snnTorch's tutorials write them, trained the snnTorch way (Adam,
 ``snntorch.functional.ce_rate_loss``, ``utils.reset`` between batches):
 
 - ``avg-pool``: ``nn.Sequential(Conv2d, AvgPool2d, Leaky(init_hidden=True), ...)``
@@ -10,6 +10,9 @@ Four models written the way snnTorch's tutorials write them, trained the snnTorc
 - ``batch-norm``: ``Conv2d -> BatchNorm2d -> Leaky`` with Dropout
 - ``tutorial-class``: ``class Net(nn.Module)`` with ``fc1, lif1, fc2, lif2`` and a
   ``for step in range(num_steps)`` loop keeping ``mem = lif.init_leaky()``
+- ``synaptic-class``: the same class with current-based ``snn.Synaptic`` neurons, keeping
+  ``syn, mem = lif.reset_mem()`` and ``spk, syn, mem = lif(cur, syn, mem)``
+- ``lapicque``: ``Conv2d -> Lapicque(R, C) -> AvgPool2d``, ``Linear -> Lapicque(beta)``
 
 leanspike reads each model's computation (not its container), retrains it from the user's T
 down to T=1 with IIR, prunes 90% of its synapses with Grad R, and runs the result on Lava in
@@ -80,13 +83,45 @@ class Net(nn.Module):
         return torch.stack(spk2_rec, dim=0), torch.stack(mem2_rec, dim=0)
 
 
+class SynapticNet(nn.Module):
+    """Tutorial 5's network with snnTorch's current-based neuron (tutorial 2's snn.Synaptic)."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(64, 64)
+        self.lif1 = snn.Synaptic(alpha=0.8, beta=beta)
+        self.fc2 = nn.Linear(64, 10)
+        self.lif2 = snn.Synaptic(alpha=0.8, beta=beta)
+
+    def forward(self, x):
+        syn1, mem1 = self.lif1.reset_mem()
+        syn2, mem2 = self.lif2.reset_mem()
+        spk2_rec, mem2_rec = [], []
+        for _step in range(num_steps):
+            spk1, syn1, mem1 = self.lif1(self.fc1(x.view(x.size(0), -1)), syn1, mem1)
+            spk2, syn2, mem2 = self.lif2(self.fc2(spk1), syn2, mem2)
+            spk2_rec.append(spk2)
+            mem2_rec.append(mem2)
+        return torch.stack(spk2_rec, dim=0), torch.stack(mem2_rec, dim=0)
+
+
+def lapicque_model() -> nn.Sequential:
+    grad = snn.surrogate.fast_sigmoid()
+    return nn.Sequential(
+        nn.Conv2d(1, 8, 3, padding=1),
+        snn.Lapicque(R=5.0, C=2.0, time_step=1.0, init_hidden=True, spike_grad=grad),
+        nn.AvgPool2d(2), nn.Flatten(), nn.Linear(8 * 4 * 4, 10),
+        snn.Lapicque(beta=beta, init_hidden=True, output=True, spike_grad=grad))
+
+
 SHAPES = {"avg-pool": avg_pool_model, "max-pool": max_pool_model,
-          "batch-norm": batch_norm_model, "tutorial-class": Net}
+          "batch-norm": batch_norm_model, "tutorial-class": Net,
+          "synaptic-class": SynapticNet, "lapicque": lapicque_model}
 
 
 def output_spikes(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """[T, B, classes], the way each model's user runs it."""
-    if isinstance(model, Net):
+    if isinstance(model, (Net, SynapticNet)):
         return model(x)[0]
     utils.reset(model)  # init_hidden neurons keep their state between calls
     return torch.stack([model(x)[0] for _ in range(num_steps)])

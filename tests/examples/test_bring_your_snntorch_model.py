@@ -8,7 +8,8 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "bring_your_snntorc
 pytestmark = pytest.mark.lava
 
 
-@pytest.mark.parametrize("shape", ["avg-pool", "max-pool", "batch-norm", "tutorial-class"])
+@pytest.mark.parametrize("shape", ["avg-pool", "max-pool", "batch-norm", "tutorial-class",
+                                   "synaptic-class", "lapicque"])
 def test_each_users_model_goes_to_lava_unchanged(shape, capsys):
     users, retrained, pruned, report = runpy.run_path(str(EXAMPLE))["main"](
         ["--shape", shape, "--epochs", "3", "--retrain-epochs", "1", "--prune-epochs", "2",
