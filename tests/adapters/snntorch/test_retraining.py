@@ -70,7 +70,8 @@ def test_each_stage_runs_at_exactly_its_T_and_learns_thresholds_and_leaks(digits
 
 
 def test_adopt_refuses_what_it_cannot_read():
-    with pytest.raises(ConfigError, match=r"layer '1' \(Alpha\): only snn.Leaky, snn.Synaptic and snn.Lapicque"):
+    with pytest.raises(ConfigError,
+                       match=r"layer '1' \(Alpha\): only snn.Leaky, snn.Synaptic and snn.Lapicque"):
         adopt(nn.Sequential(nn.Linear(4, 4), snn.Alpha(alpha=0.9, beta=0.8),
                             nn.Linear(4, 2), snn.Leaky(beta=0.9)), (4,), 2)
     with pytest.raises(ConfigError, match=r"layer '0' \(Leaky\): a neuron must follow"):
