@@ -239,20 +239,20 @@ class ConvTutorialNet(nn.Module):
 
 
 @pytest.fixture(scope="module")
-def digits28(digits):
-    """The digits, upsampled to MNIST's 28x28: real data, nothing assumes 8x8."""
+def mnist_small():
+    """A stratified slice of mnist5k (real MNIST at 28x28): its splits interleave the classes,
+    so the first 600 training and 200 test images hold 60 and 20 of each digit."""
     from torch.utils.data import TensorDataset
 
-    def up(ds):
-        x, y = ds.tensors
-        return TensorDataset(F.interpolate(x, size=(28, 28), mode="bilinear",
-                                           align_corners=False), y)
+    from leanspike.data import load_dataset
 
-    return type(digits)(up(digits.train), up(digits.test), digits.info)
+    full = load_dataset("mnist5k")
+    head = lambda ds, n: TensorDataset(*(t[:n] for t in ds.tensors))  # noqa: E731
+    return type(full)(head(full.train, 600), head(full.test, 200), full.info)
 
 
 @pytest.mark.lava
-def test_a_28x28_conv_tutorial_model_goes_to_lava(digits28):
+def test_a_28x28_conv_tutorial_model_goes_to_lava(mnist_small):
     import snntorch.functional as SF
     from torch.utils.data import DataLoader
 
@@ -261,22 +261,22 @@ def test_a_28x28_conv_tutorial_model_goes_to_lava(digits28):
     torch.manual_seed(0)
     model = ConvTutorialNet()
     opt, loss_fn = torch.optim.Adam(model.parameters(), lr=5e-3), SF.ce_rate_loss()
-    for x, y in DataLoader(digits28.train, batch_size=64, shuffle=True):
+    for x, y in DataLoader(mnist_small.train, batch_size=64, shuffle=True):
         loss = loss_fn(model(x), y)
         opt.zero_grad()
         loss.backward()
         opt.step()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        result = retrain(model, digits28.train, digits28.test, schedule=(2, 1),
+        result = retrain(model, mnist_small.train, mnist_small.test, schedule=(2, 1),
                          epochs_per_stage=2, progress=False)
     assert result.network.input_shape == (1, 28, 28)
     assert result.final.accuracy > 0.5
-    pruned = prune(result.network, digits28.train, digits28.test, target_sparsity=0.9, epochs=2,
-                   progress=False)
-    x = digits28.test.tensors[0][:6]
+    pruned = prune(result.network, mnist_small.train, mnist_small.test, target_sparsity=0.9,
+                   epochs=2, progress=False)
+    x = mnist_small.test.tensors[0][:6]
     report = verify(pruned.spec, x, backend="lava-fixed",
-                    calibration=digits28.train.tensors[0][:200])
+                    calibration=mnist_small.train.tensors[0][:200])
     assert report.agree, str(report)
 
 
