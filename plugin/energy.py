@@ -17,6 +17,29 @@ rate, because the deployment really adds them; the ANN's max is a comparison and
 The layer after the pool is fed at the pool's own spike rate (its OR), when the rates give it
 (every spike record of leanspike does); otherwise at the rate of the weighted layer before, as
 after average pooling. Max pooling of analog values (the input) adds nothing.
+
+That estimate is a rate model. ``count_operations`` counts instead what the deployed stages
+(``leanspike.loihi.stages``: binary spikes, amplitudes and pooling folded into the synapses) do
+on given inputs, event by event, which is NeuroBench's ``SynapticOperations`` on the same stages
+(``leanspike.adapters.neurobench``):
+
+- MACs: the first stage receives the analog input as graded spikes on every step, so each
+  non-zero input value costs one MAC per live synapse it reaches, per step (a padding tap
+  reaches no synapse);
+- ACs: every spike of a later stage's input costs one AC per live synapse it reaches (a pooled
+  and folded layer gives each spike all the synapses the fold spreads it over; a pooling
+  population's unit synapses count too).
+
+The two agree on a layer's ACs when every input neuron has the same live fan-out, F_l / N_{l-1}
+(an unpruned Linear layer fed the spikes directly, or after Flatten); otherwise the estimate
+takes the mean rate where the count weighs each neuron's spikes by its own fan-out (pruned
+layers, padded borders). After s x s average pooling the estimate feeds the layer the pooled
+map, at the rate of the spikes before the pool, while the stages deliver each of those s*s
+times more spikes through the folded synapses: up to s*s times the estimate, less the padded
+border. For the first layer the estimate counts F_1 once per inference whatever the input
+(every live weight at every output position, padding taps included); the count is T times
+the live synapses that the non-zero inputs reach (F_1 times T for a Linear first layer and
+an input with no zero).
 """
 
 from __future__ import annotations
@@ -24,7 +47,11 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
+import torch
+
 from leanspike import spec as S
+from leanspike.errors import ConfigError
+from leanspike.loihi.stages import to_stages
 
 
 @dataclass(frozen=True)
@@ -123,3 +150,53 @@ def estimate(spec: S.NetworkSpec, spikes_per_neuron: dict[int, float],
             n *= d
         spikes += zeta * n
     return EnergyReport(model, ann, snn, synops, spikes, layers)
+
+
+@dataclass
+class StageOperations:
+    layer_index: int  # the stage's spec layer (a pooling population: its MaxPool2d)
+    kind: str         # "MAC" (the first stage, fed the analog input) or "AC"
+    ops: float        # per inference
+
+
+@dataclass
+class OperationCount:
+    """Synaptic operations per inference, counted event by event on the deployed stages."""
+
+    macs: float
+    acs: float
+    stages: list[StageOperations] = field(default_factory=list)
+
+
+def count_operations(spec: S.NetworkSpec, inputs: torch.Tensor,
+                     spikes: dict[int, torch.Tensor]) -> OperationCount:
+    """The synaptic operations the deployed network performs on ``inputs`` ([B, *input_shape],
+    the same on every step, or [T, B, *input_shape]), given the spikes it fired on them:
+    ``spikes`` per spiking spec layer, [T, B, ...] of 0/1, as ``SpikingNetwork.run``,
+    ``leanspike.reference.simulate`` and ``leanspike.loihi.emulate_float`` record them.
+    Averaged over the batch; the module docstring says what is counted."""
+    stages = to_stages(spec)
+    per_step = inputs.dim() == len(spec.input_shape) + 2
+    steps = next(iter(spikes.values())).shape[0] if spikes else spec.timesteps
+    if per_step and inputs.shape[0] != steps:
+        raise ConfigError(f"inputs have {inputs.shape[0]} time steps, the spikes {steps}")
+    live_inputs = (inputs.detach().cpu() != 0).to(torch.float64)
+    feed = live_inputs.sum(0) if per_step else live_inputs * steps  # events per input value
+    batch = feed.shape[0]
+    out = OperationCount(0.0, 0.0)
+    for k, stage in enumerate(stages):
+        if k:
+            source = stages[k - 1].layer_index
+            if source not in spikes:
+                raise ConfigError(f"no spikes of layers[{source}], which feeds layers"
+                                  f"[{stage.layer_index}]: record every spiking layer "
+                                  f"(got {sorted(spikes)})")
+            feed = spikes[source].detach().cpu().to(torch.float64).sum(0)
+        live = (stage.effective_weight() != 0).to(torch.float64)
+        ops = float(stage.synapse(feed, live).sum()) / batch
+        out.stages.append(StageOperations(stage.layer_index, "AC" if k else "MAC", ops))
+        if k:
+            out.acs += ops
+        else:
+            out.macs += ops
+    return out
