@@ -9,6 +9,7 @@ time-loop ``forward``. Pruning masks become torch's own pruning reparametrisatio
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import torch
@@ -58,13 +59,34 @@ class SpikingNetwork(nn.Module):
         self.input_shape = tuple(input_shape)
         self.timesteps = int(timesteps)
         self.metadata = dict(metadata or {})
-        for m in self.layers.modules():
-            if _at_rest not in m._forward_hooks.values():  # layers of another network
-                m.register_forward_hook(_at_rest)
-            _at_rest(m)
 
     def forward(self, x: torch.Tensor, timesteps: int | None = None) -> torch.Tensor:
         return self.run(x, timesteps=timesteps, record_spikes=False).logits
+
+    def __deepcopy__(self, memo) -> SpikingNetwork:
+        """A copy, masks included, in any state. After a pass with gradients torch's pruning
+        keeps ``weight = weight_orig * mask`` as a plain attribute, a non-leaf tensor that
+        ``copy.deepcopy`` refuses: copy it detached, then recompute it in the copy from the
+        copy's own ``weight_orig`` and mask, so it stays differentiable as torch leaves it."""
+        masked = [(m, hook._tensor_name) for m in self.modules()
+                  for hook in m._forward_pre_hooks.values()
+                  if isinstance(hook, prune.BasePruningMethod)
+                  and not getattr(m, hook._tensor_name).is_leaf]
+        computed = [getattr(m, name) for m, name in masked]
+        try:
+            for (m, name), tensor in zip(masked, computed):
+                setattr(m, name, tensor.detach())
+            new = type(self).__new__(type(self))
+            memo[id(self)] = new
+            new.__dict__.update(copy.deepcopy(self.__dict__, memo))
+        finally:
+            for (m, name), tensor in zip(masked, computed):
+                setattr(m, name, tensor)
+        for m, name in masked:
+            hook = next(h for h in memo[id(m)]._forward_pre_hooks.values()
+                        if isinstance(h, prune.BasePruningMethod) and h._tensor_name == name)
+            setattr(memo[id(m)], name, hook.apply_mask(memo[id(m)]))
+        return new
 
     def run(self, x: torch.Tensor, timesteps: int | None = None,
             record_spikes: bool = True) -> SpikingOutput:
@@ -118,17 +140,6 @@ class SpikingNetwork(nn.Module):
         return neurons[-1]
 
 
-def _at_rest(module: nn.Module, *_) -> None:
-    """Forward hook: no tensor cached on ``module`` keeps the autograd graph of the pass that
-    made it. torch's pruning recomputes ``weight = weight_orig * weight_mask`` before every
-    forward and leaves it as a plain attribute, a non-leaf tensor after any pass with gradients
-    (and after ``custom_from_mask``), which ``copy.deepcopy`` of the module refuses. The pass
-    itself keeps its graph (backward holds its own references); only the cache is detached."""
-    for name, value in list(vars(module).items()):
-        if isinstance(value, torch.Tensor) and not value.is_leaf:
-            vars(module)[name] = value.detach()
-
-
 def _spec_indices(modules) -> list[int]:
     """The spec layer each module belongs to: a neuron shares its weighted layer's index."""
     out, index = [], -1
@@ -173,7 +184,10 @@ def _weighted_module(layer: S.Linear | S.Conv2d) -> nn.Module:
         if has_bias:
             module.bias.copy_(layer.bias)
     if layer.mask is not None:
-        prune.custom_from_mask(module, "weight", layer.mask.to(w.dtype))
+        # without gradients, weight = weight_orig * mask is a leaf until a training pass (which
+        # recomputes it): a network built or loaded from a spec copies layer by layer
+        with torch.no_grad():
+            prune.custom_from_mask(module, "weight", layer.mask.to(w.dtype))
         module.leanspike_mask_dtype = layer.mask.dtype
     return module
 

@@ -1,6 +1,8 @@
-"""Every network leanspike returns or loads can be deep-copied (as a whole and layer by layer, as
+"""Every network leanspike returns or loads can be deep-copied (as a whole, and layer by layer as
 NeuroBench copies layers) and pickled, and the copy computes exactly what the original does,
-from its own parameters, also after a training step left gradients behind."""
+from its own parameters. After a training pass a masked layer's weight is torch's non-leaf
+``weight_orig * mask`` again: the whole network still copies, its layers once a pass without
+gradients (any evaluation) has recomputed the weight."""
 
 import copy
 import io
@@ -44,21 +46,24 @@ def _train_step(net: nn.Module, x: torch.Tensor) -> None:
     net.train()
     net(x).sum().backward()
     net.eval()
+    assert all(not m.weight.is_leaf for m in net.modules() if _masked(m))
 
 
-def _check_copies(net: nn.Module, x: torch.Tensor) -> None:
-    for layer in net.modules():
-        copy.deepcopy(layer)  # NeuroBench copies single layers
+def _check_copies(net: nn.Module, x: torch.Tensor, *, layers: bool = True) -> None:
+    """Copies taken in the state the caller left ``net`` in, before any pass here."""
+    twins = [copy.deepcopy(net), _pickled(net)]
+    if layers:
+        for layer in net.modules():
+            copy.deepcopy(layer)
     with torch.no_grad():
         want = net.run(x)
-    for twin in (copy.deepcopy(net), _pickled(net)):
+    for twin in twins:
         with torch.no_grad():
             got = twin.run(x)
         assert torch.equal(got.logits, want.logits)
         assert got.spikes.keys() == want.spikes.keys()
         assert all(torch.equal(got.spikes[i], want.spikes[i]) for i in want.spikes)
-        masked = [(a, b) for a, b in zip(net.modules(), twin.modules())
-                  if _masked(a)]
+        masked = [(a, b) for a, b in zip(net.modules(), twin.modules()) if _masked(a)]
         for a, b in masked:  # the masks came along, and the copy computes with its own weights
             assert _masked(b) and torch.equal(a.weight_mask, b.weight_mask)
             assert b.weight_orig is not a.weight_orig
@@ -69,24 +74,27 @@ def _check_copies(net: nn.Module, x: torch.Tensor) -> None:
                 assert torch.equal(net(x), want.logits)
 
 
+def _check_before_and_after_training(net: nn.Module, x: torch.Tensor) -> None:
+    _check_copies(net, x)
+    _train_step(net, x)
+    _check_copies(net, x, layers=False)
+    _check_copies(net, x)  # its checks ran the network without gradients
+
+
 def test_a_dense_network_copies_before_and_after_training(make_conv_spec):
     spec = make_conv_spec(timesteps=2)
     spec.layers[2].mask = None
     net = to_snntorch(spec)
     assert not any(_masked(m) for m in net.modules())
     x = torch.rand(6, 1, 8, 8) * 2
-    _check_copies(net, x)
-    _train_step(net, x)
-    _check_copies(net, x)
+    _check_before_and_after_training(net, x)
 
 
 def test_a_masked_spec_copies_before_any_forward_pass(make_conv_spec):
     net = to_snntorch(make_conv_spec())  # its second conv carries a pruning mask
     assert any(_masked(m) for m in net.modules())
     x = torch.rand(6, 1, 8, 8) * 2
-    _check_copies(net, x)
-    _train_step(net, x)
-    _check_copies(net, x)
+    _check_before_and_after_training(net, x)
 
 
 @pytest.mark.parametrize("method", ["gradr", "stds", "magnitude"])
@@ -99,9 +107,7 @@ def test_pruned_and_registry_loaded_networks_copy(method, digits, tmp_path):
     for net in (result.network, loaded):
         assert all(_masked(m) for m in net.modules()
                    if isinstance(m, nn.Linear)), method
-        _check_copies(net, x)
-        _train_step(net, x)
-        _check_copies(net, x)
+        _check_before_and_after_training(net, x)
 
 
 def test_an_adopted_model_with_torch_pruning_copies(digits):
@@ -113,6 +119,4 @@ def test_an_adopted_model_with_torch_pruning_copies(digits):
     model(x)[0].sum().backward()  # the user's own training step: model[1].weight keeps a graph
     net = adopt(model, (1, 8, 8), timesteps=2)
     assert _masked(net.layers[1])
-    _check_copies(net, x)
-    _train_step(net, x)
-    _check_copies(net, x)
+    _check_before_and_after_training(net, x)
