@@ -49,7 +49,7 @@ fi
 # Some machines' pip configs name local mirrors that may be absent: drop that noise only.
 quiet() { "$@" 2>&1 | { grep -v "^WARNING: Location '.*' is ignored" || true; }; }
 quiet "$VENV/bin/python" -m pip install --quiet --upgrade "pip>=23.2"
-quiet "$VENV/bin/python" -m pip install --quiet -e '.[lava,dev,bench,neurobench]'
+quiet "$VENV/bin/python" -m pip install --quiet -e '.[lava,dev,bench,neurobench,nir]'
 "$VENV/bin/python" -m pip check
 inputs_hash > "$STAMP"
 echo "$VENV is ready."

@@ -30,6 +30,9 @@ from leanspike.loihi.stages import Stage, count_output, to_stages
 from leanspike.registry.sources import resolve_spec
 from leanspike.spec import NetworkSpec
 
+with contextlib.suppress(ImportError):  # where the nir extra is installed, a NIR graph or .nir
+    import leanspike.adapters.nir  # noqa: F401  file is a source (it registers its reader)
+
 # backend name -> (fixed point, single-process model); the table is the core's, so the CLI can
 # offer the names without importing Lava
 BACKENDS = LAVA_BACKENDS

@@ -10,6 +10,17 @@ from leanspike.errors import RegistryError
 from leanspike.registry.registry import Entry, Registry
 from leanspike.spec import SPEC_FILE, NetworkSpec, load_spec
 
+# Readers of sources an adapter knows and the core does not (a NIR graph or file): each takes a
+# source and returns its NetworkSpec, or None when the source is not its kind.
+SOURCE_READERS: list = []
+
+
+def add_source_reader(reader) -> None:
+    """Let every ``resolve_spec`` take one more kind of source, without the core importing the
+    adapter that reads it (``leanspike.adapters.nir`` adds NIR this way)."""
+    if reader not in SOURCE_READERS:
+        SOURCE_READERS.append(reader)
+
 
 def resolve_spec(source, registry=None) -> NetworkSpec:
     """A NetworkSpec from a spec, a registry ``Entry``, a spec folder, or a reference such as
@@ -17,6 +28,10 @@ def resolve_spec(source, registry=None) -> NetworkSpec:
     None)."""
     if isinstance(source, NetworkSpec):
         return source
+    for reader in SOURCE_READERS:
+        spec = reader(source)
+        if spec is not None:
+            return spec
     if isinstance(source, Entry):
         entry = source
         reg = entry.registry

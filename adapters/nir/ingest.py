@@ -1,0 +1,405 @@
+"""A ``nir.NIRGraph`` as a network spec, under NIR's equations (``dynamics``).
+
+The graph must be a chain from its Input node to its Output node (how snnTorch, Norse and
+Sinabs write feed-forward networks): Affine/Linear or Conv2d, each followed by its neuron (IF,
+LIF, CubaLIF; the last may instead be LI, I or CubaLI, the integrating output), with AvgPool2d,
+SumPool2d, Flatten and Scale between. A neuron's input gain and constant drive (``v_leak``)
+go into the weights and bias of the layer before it; a SumPool2d is an AvgPool2d whose window
+size goes into the next weighted layer; a Scale after a neuron is its spike amplitude, elsewhere
+a factor of the next weights. A node with no spec equivalent (a recurrent subgraph, Delay,
+Threshold, Conv1d, a nonzero v_reset, dilation or groups) is refused by name.
+
+The step ``dt``: the argument, else the graph's ``metadata["dt"]`` (leanspike writes it), else
+the one its neurons imply under the unit-gain convention of snnTorch's exporter (r = tau/dt);
+a graph whose neurons imply none needs ``dt`` (Norse: its simulation step, 1e-3 by default;
+Sinabs: 1). The number of time steps: the argument, else the graph's leanspike metadata, else
+``DEFAULT_TIMESTEPS``. Where a node carries leanspike's metadata and its NIR fields still say
+the same, the exact values it records are used (reset mode, v_init, tensors kept as tensors).
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import nir
+import numpy as np
+import torch
+
+from leanspike.adapters.nir.dynamics import implied_dt, leak_of, unit_gain
+from leanspike.adapters.nir.export import META, NIRApproximationWarning
+from leanspike.errors import ConfigError, SpecError
+from leanspike.spec import (
+    LIF,
+    AvgPool2d,
+    Conv2d,
+    Flatten,
+    Integrator,
+    Linear,
+    MaxPool2d,
+    NetworkSpec,
+)
+
+DEFAULT_TIMESTEPS = 1  # leanspike's target latency; a foreign graph does not say its T
+NEURONS = (nir.IF, nir.LIF, nir.CubaLIF, nir.I, nir.LI, nir.CubaLI)
+INTEGRATORS = (nir.I, nir.LI, nir.CubaLI)
+SUPPORTED = ("Input", "Output", "Affine", "Linear", "Conv2d", "AvgPool2d", "SumPool2d", "Flatten",
+             "Scale", *(c.__name__ for c in NEURONS))
+
+
+def _where(name: str, node) -> str:
+    return f"NIR node {name!r} ({type(node).__name__})"
+
+
+def chain(graph: nir.NIRGraph) -> list[tuple[str, nir.NIRNode]]:
+    """The graph's nodes in order from its Input to its Output; anything else is refused."""
+    if not isinstance(graph, nir.NIRGraph):
+        raise ConfigError(f"expected a nir.NIRGraph, got {type(graph).__name__}")
+    for name, node in graph.nodes.items():
+        if isinstance(node, nir.NIRGraph):
+            raise SpecError(f"{_where(name, node)}: a subgraph (a recurrent layer such as "
+                            f"snnTorch's RLeaky writes one); leanspike takes feed-forward "
+                            f"chains only")
+    inputs = [k for k, n in graph.nodes.items() if isinstance(n, nir.Input)]
+    outputs = [k for k, n in graph.nodes.items() if isinstance(n, nir.Output)]
+    if len(inputs) != 1 or len(outputs) != 1:
+        raise SpecError(f"NIR graph: needs exactly one Input and one Output node, has inputs "
+                        f"{inputs} and outputs {outputs}")
+    after: dict[str, str] = {}
+    before: dict[str, str] = {}
+    for a, b in graph.edges:
+        for table, key, value, way in ((after, a, b, "out of"), (before, b, a, "into")):
+            if key in table and table[key] != value:
+                node = graph.nodes.get(key)
+                raise SpecError(f"{_where(key, node)}: more than one edge {way} it "
+                                f"({table[key]!r}, {value!r}); leanspike takes chains only")
+            table[key] = value
+    order, name = [], inputs[0]
+    while True:
+        order.append(name)
+        if name == outputs[0]:
+            break
+        if name not in after:
+            node = graph.nodes[name]
+            raise SpecError(f"{_where(name, node)}: no edge out of it; the chain from "
+                            f"{inputs[0]!r} does not reach the Output node {outputs[0]!r}")
+        name = after[name]
+        if name in order:
+            raise SpecError(f"{_where(name, graph.nodes[name])}: on a cycle; leanspike takes "
+                            f"feed-forward chains only")
+    stray = [k for k in graph.nodes if k not in order]
+    if stray:
+        raise SpecError(f"NIR graph: node(s) {stray} are not on the chain from {inputs[0]!r} to "
+                        f"{outputs[0]!r}")
+    return [(k, graph.nodes[k]) for k in order]
+
+
+def resolve_dt(graph: nir.NIRGraph, dt: float | None) -> float:
+    """The step the graph is read at (see the module docstring)."""
+    if dt is None and "dt" in (graph.metadata or {}):
+        dt = float(np.asarray(graph.metadata["dt"]))
+    if dt is not None:
+        if isinstance(dt, bool) or not isinstance(dt, (int, float)) or not dt > 0:
+            raise ConfigError(f"dt: must be a positive number, got {dt!r}")
+        return float(dt)
+    implied = {k: implied_dt(n) for k, n in graph.nodes.items() if isinstance(n, NEURONS)}
+    values = np.concatenate([v.ravel() for v in implied.values()]) if implied else np.ones(1)
+    if np.all(np.isfinite(values)) and np.allclose(values, values[0], rtol=1e-6, atol=0):
+        return float(values[0])
+    spread = ", ".join(f"{k}: {float(v.min()):.4g}..{float(v.max()):.4g}"
+                       for k, v in implied.items())
+    raise ConfigError(f"NIR graph: declares no dt (metadata['dt']) and its neurons imply none "
+                      f"(the step at which each has unit input gain: {spread}); pass dt, the "
+                      f"step it was trained at (snnTorch 1e-4, Norse 1e-3, Sinabs 1)")
+
+
+def _param(node, field: str, shape: tuple[int, ...], where: str) -> np.ndarray:
+    value = np.asarray(getattr(node, field), dtype=np.float64)
+    try:
+        return np.broadcast_to(value, shape)
+    except ValueError:
+        raise SpecError(f"{where}.{field}: shape {value.shape} does not fit the layer's output "
+                        f"{shape}") from None
+
+
+def _text(value) -> str:
+    """A string as it comes back from HDF5 (str, bytes or a 0-d array of either)."""
+    value = value.item() if isinstance(value, np.ndarray) else value
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _number_or_tensor(values: np.ndarray, as_tensor: bool, dtype=torch.float32):
+    flat = values.ravel()
+    if not as_tensor and flat.size and np.all(flat == flat[0]):
+        return float(flat[0])
+    return torch.tensor(np.ascontiguousarray(values), dtype=dtype)
+
+
+class _Reader:
+    def __init__(self, graph: nir.NIRGraph, dt: float, timesteps: int | None):
+        self.graph, self.dt = graph, dt
+        meta = (graph.metadata or {}).get(META) or {}
+        self.meta = meta
+        self.timesteps = timesteps if timesteps is not None else int(
+            np.asarray(meta.get("timesteps", DEFAULT_TIMESTEPS)))
+        self.layers: list = []
+        self.factor = 1.0  # a factor of the next weighted layer's input (SumPool2d, Scale)
+        self.pending_neuron = False
+
+    # -- neurons -----------------------------------------------------------------------------
+
+    def neuron(self, name: str, node, shape: tuple[int, ...]):
+        """(neuron, gain, drive): the spec neuron, and the input gain and constant drive the
+        layer before it takes."""
+        where, dt = _where(name, node), self.dt
+        p = lambda f: _param(node, f, shape, where)  # noqa: E731
+        leak = current_leak = None
+        drive = np.zeros(shape)
+        if isinstance(node, (nir.IF, nir.I)):
+            gain, leak = dt * p("r"), np.ones(shape)
+        elif isinstance(node, (nir.LIF, nir.LI)):
+            tau = p("tau")
+            leak, gain, drive = leak_of(tau, dt), dt * p("r") / tau, dt / tau * p("v_leak")
+        else:
+            tau_mem, tau_syn = p("tau_mem"), p("tau_syn")
+            leak, current = leak_of(tau_mem, dt), leak_of(tau_syn, dt)
+            gain = (dt / tau_syn) * p("w_in") * (dt / tau_mem) * p("r")
+            if np.any(p("v_leak") != 0):
+                raise SpecError(f"{where}.v_leak: nonzero; a current-based neuron's leak "
+                                f"voltage has no spec equivalent (it would bypass the current)")
+            if not np.allclose(current, current.ravel()[0], rtol=1e-6, atol=1e-9):
+                raise SpecError(f"{where}.tau_syn: differs between neurons; the spec's "
+                                f"current_leak is one number per layer")
+            current_leak = float(current.ravel()[0])
+        if np.any(leak < 0) or np.any(leak > 1):
+            raise SpecError(f"{where}: its time constants give a per-step leak "
+                            f"{float(leak.min()):.4g}..{float(leak.max()):.4g} at dt={dt:g}, "
+                            f"outside [0, 1]; is dt right (pass dt, the step the graph was "
+                            f"trained at)?")
+        if current_leak is not None and not 0 <= current_leak <= 1:
+            raise SpecError(f"{where}.tau_syn: gives current_leak {current_leak:.4g} at "
+                            f"dt={dt:g}, outside [0, 1]; is dt right?")
+        meta = node.metadata.get(META) if isinstance(node.metadata, dict) else None
+        tensors = set(str(meta.get("tensors", "")).split(",")) if meta else set()
+        f32 = np.asarray(getattr(node, "tau", getattr(node, "tau_mem", node.r))).dtype
+        kwargs: dict = {"leak": _number_or_tensor(leak.astype(np.float32) if f32 == np.float32
+                                                  else leak, "leak" in tensors),
+                        "current_leak": current_leak or 0.0}
+        if meta and self._agrees(meta, leak, current_leak, where):
+            kwargs["leak"] = self._exact(meta["leak"])
+            kwargs["current_leak"] = float(np.asarray(meta.get("current_leak", 0.0)))
+            kwargs["v_init"] = self._exact(meta.get("v_init", 0.0))
+        if isinstance(node, INTEGRATORS):
+            return Integrator(**kwargs), gain, drive
+        v_reset = p("v_reset")
+        if np.any(v_reset != 0):
+            raise SpecError(f"{where}.v_reset: nonzero ({float(v_reset.min()):g}.."
+                            f"{float(v_reset.max()):g}); the spec resets to 0 or subtracts the "
+                            f"threshold")
+        th = np.asarray(node.v_threshold)
+        th = np.broadcast_to(th.astype(np.float32) if th.dtype == np.float32 else th, shape)
+        reset = _text(meta["reset"]) if meta and "reset" in meta else "zero"
+        return LIF(threshold=_number_or_tensor(th, "threshold" in tensors), reset=reset,
+                   **kwargs), gain, drive
+
+    @staticmethod
+    def _exact(value):
+        arr = np.asarray(value)
+        if arr.ndim == 0:
+            return float(arr)
+        return torch.from_numpy(np.ascontiguousarray(arr).copy())
+
+    @staticmethod
+    def _agrees(meta: dict, leak: np.ndarray, current_leak, where: str) -> bool:
+        """Whether leanspike's metadata still describes the node (another tool may have edited
+        the NIR fields and kept the metadata)."""
+        try:
+            recorded = np.broadcast_to(np.asarray(meta["leak"], dtype=np.float64), leak.shape)
+            same = np.allclose(recorded, leak, rtol=1e-6, atol=1e-9) and np.isclose(
+                float(np.asarray(meta.get("current_leak", 0.0))), current_leak or 0.0,
+                rtol=1e-6, atol=1e-9)
+        except (KeyError, ValueError, TypeError):
+            same = False
+        if not same:
+            warnings.warn(f"{where}: its leanspike metadata no longer matches its NIR fields; "
+                          f"reading the NIR fields", NIRApproximationWarning, stacklevel=5)
+        return same
+
+    def fold(self, name: str, node, gain: np.ndarray, drive: np.ndarray) -> None:
+        """Put a neuron's input gain and constant drive into the weighted layer before it."""
+        layer = self.layers[-1]
+        if unit_gain(gain) and not np.any(drive):
+            return
+        if isinstance(layer, Conv2d):
+            c = gain.shape[0]
+            g, d = gain.reshape(c, -1), drive.reshape(c, -1)
+            if not (np.allclose(g, g[:, :1], rtol=1e-9) and np.allclose(d, d[:, :1], rtol=1e-9)):
+                raise SpecError(f"{_where(name, node)}: its input gain (dt r / tau) or leak "
+                                f"voltage varies within a channel; a convolution's weights and "
+                                f"bias are per channel")
+            g, d = g[:, 0], d[:, 0]
+            w_scale = torch.tensor(g, dtype=layer.weight.dtype).view(-1, 1, 1, 1)
+        else:
+            w_scale = torch.tensor(gain, dtype=layer.weight.dtype).view(-1, 1)
+            g, d = gain, drive
+        gt = torch.tensor(g, dtype=layer.weight.dtype)
+        layer.weight = layer.weight * w_scale
+        bias = layer.bias if layer.bias is not None else torch.zeros_like(gt)
+        if layer.bias is not None or np.any(d):
+            layer.bias = bias * gt + torch.tensor(d, dtype=gt.dtype)
+
+    # -- the chain -----------------------------------------------------------------------------
+
+    def take_factor(self, weight: torch.Tensor) -> torch.Tensor:
+        factor, self.factor = self.factor, 1.0
+        return weight if factor == 1.0 else weight * factor
+
+    def spec(self) -> NetworkSpec:
+        nodes = chain(self.graph)
+        input_node = nodes[0][1]
+        shape = tuple(int(d) for d in np.asarray(input_node.input_type["input"]).ravel())
+        input_shape = shape
+        for name, node in nodes[1:-1]:
+            where = _where(name, node)
+            meta = (node.metadata.get(META) or {}) if isinstance(node.metadata, dict) else {}
+            if isinstance(node, (nir.Affine, nir.Linear)):
+                self.expect_neuron_done(name, node)
+                w = torch.from_numpy(np.ascontiguousarray(node.weight).copy())
+                if w.dim() != 2 or len(shape) != 1 or w.shape[1] != shape[0]:
+                    raise SpecError(f"{where}: weight {tuple(w.shape)} does not take the "
+                                    f"previous node's output {shape} (a flat input of "
+                                    f"{w.shape[-1]} is needed)")
+                bias = (torch.from_numpy(np.ascontiguousarray(node.bias).copy())
+                        if isinstance(node, nir.Affine) else None)
+                self.layers.append(Linear(self.take_factor(w), bias, self.mask(meta)))
+                shape, self.pending_neuron = (w.shape[0],), True
+            elif isinstance(node, nir.Conv2d):
+                self.expect_neuron_done(name, node)
+                layer = self.conv(name, node, shape, meta)
+                self.layers.append(layer)
+                shape, self.pending_neuron = Conv2d_out(layer, shape), True
+            elif isinstance(node, NEURONS):
+                if not self.pending_neuron:
+                    raise SpecError(f"{where}: a neuron must follow a weighted layer (Affine, "
+                                    f"Linear or Conv2d) that has none yet")
+                neuron, gain, drive = self.neuron(name, node, shape)
+                self.fold(name, node, gain, drive)
+                self.layers[-1].neuron = neuron
+                self.pending_neuron = False
+                self.neuron_node = (name, node)
+            elif isinstance(node, nir.Scale):
+                scale = np.asarray(node.scale, dtype=np.float64).ravel()
+                if not np.all(scale == scale[0]):
+                    raise SpecError(f"{where}: a Scale that differs between elements has no "
+                                    f"spec equivalent")
+                last = self.layers[-1] if self.layers else None
+                if (last is not None and isinstance(getattr(last, "neuron", None), LIF)
+                        and last.neuron.amplitude == 1.0 and self.follows_neuron):
+                    last.neuron.amplitude = float(np.asarray(meta.get("amplitude", scale[0])))
+                else:
+                    self.factor *= float(scale[0])
+            elif isinstance(node, (nir.AvgPool2d, nir.SumPool2d)):
+                layer = self.pool(name, node, shape, meta)
+                self.layers.append(layer)
+                shape = (shape[0], *((shape[d + 1] - layer.kernel_size[d]) // layer.stride[d] + 1
+                                     for d in (0, 1)))
+            elif isinstance(node, nir.Flatten):
+                if len(shape) != 3 or node.end_dim not in (-1, len(shape) - 1) or \
+                        node.start_dim not in (0, 1):
+                    raise SpecError(f"{where}: only flattening a whole (C, H, W) input is "
+                                    f"supported (start_dim 0, end_dim -1), got start_dim "
+                                    f"{node.start_dim}, end_dim {node.end_dim} of {shape}")
+                self.layers.append(Flatten())
+                shape = (int(np.prod(shape)),)
+            else:
+                raise SpecError(f"{where}: no leanspike equivalent; supported node types: "
+                                f"{', '.join(SUPPORTED)}")
+            self.follows_neuron = isinstance(node, NEURONS)
+        if self.pending_neuron:
+            name, node = next((k, n) for k, n in reversed(nodes)
+                              if isinstance(n, (nir.Affine, nir.Linear, nir.Conv2d)))
+            raise SpecError(f"{_where(name, node)}: the last weighted layer has no neuron after "
+                            f"it; the spec's output is a neuron's potential (LI, I) or spike "
+                            f"count (LIF)")
+        if self.factor != 1.0:
+            raise SpecError("NIR graph: a Scale or SumPool2d after the last weighted layer has "
+                            "no spec equivalent")
+        for k, layer in enumerate(self.layers[:-1]):
+            if isinstance(getattr(layer, "neuron", None), Integrator):
+                raise SpecError(f"NIR graph: layer {k} has a non-spiking neuron (LI, I or "
+                                f"CubaLI); only the output layer may integrate without spiking")
+        metadata = {}
+        if "spec_metadata" in self.meta:
+            metadata = json.loads(_text(self.meta["spec_metadata"]))
+        spec = NetworkSpec(input_shape, self.layers, self.timesteps, metadata=metadata)
+        try:
+            return spec.validate()
+        except SpecError as exc:
+            raise SpecError(f"NIR graph as a spec: {exc}") from exc
+
+    follows_neuron = False
+
+    def expect_neuron_done(self, name: str, node) -> None:
+        if self.pending_neuron:
+            raise SpecError(f"{_where(name, node)}: follows a weighted layer that has no neuron; "
+                            f"each Affine, Linear or Conv2d needs its neuron before the next")
+
+    @staticmethod
+    def mask(meta: dict):
+        if "mask" not in meta:
+            return None
+        return torch.from_numpy(np.ascontiguousarray(meta["mask"]).copy())
+
+    def conv(self, name: str, node: nir.Conv2d, shape, meta: dict) -> Conv2d:
+        where = _where(name, node)
+        w = torch.from_numpy(np.ascontiguousarray(node.weight).copy())
+        if len(shape) != 3 or w.dim() != 4 or w.shape[1] != shape[0]:
+            raise SpecError(f"{where}: weight {tuple(w.shape)} does not take the previous "
+                            f"node's output {shape}")
+        pair = lambda v: tuple(int(x) for x in np.broadcast_to(np.asarray(v), (2,)))  # noqa: E731
+        if pair(node.dilation) != (1, 1) or int(node.groups) != 1:
+            raise SpecError(f"{where}: dilation {pair(node.dilation)} and groups {node.groups} "
+                            f"are not in the spec (1 and 1 only)")
+        stride, padding = pair(node.stride), node.padding
+        if isinstance(padding, str):
+            if padding == "valid":
+                padding = (0, 0)
+            elif stride == (1, 1) and all(k % 2 for k in w.shape[2:]):
+                padding = (w.shape[2] // 2, w.shape[3] // 2)
+            else:
+                raise SpecError(f"{where}: padding 'same' with an even kernel or a stride is "
+                                f"asymmetric; the spec pads symmetrically")
+        bias = torch.from_numpy(np.ascontiguousarray(node.bias).copy())
+        if meta.get("no_bias") and not bool(bias.any()):
+            bias = None
+        return Conv2d(self.take_factor(w), bias, self.mask(meta), None, stride=stride,
+                      padding=pair(padding))
+
+    def pool(self, name: str, node, shape, meta: dict):
+        where = _where(name, node)
+        pair = lambda v: tuple(int(x) for x in np.broadcast_to(np.asarray(v), (2,)))  # noqa: E731
+        kernel, stride, padding = pair(node.kernel_size), pair(node.stride), pair(node.padding)
+        if padding != (0, 0):
+            raise SpecError(f"{where}: padding {padding}; the spec pools unpadded windows")
+        if len(shape) != 3:
+            raise SpecError(f"{where}: needs a (C, H, W) input, got {shape}")
+        if isinstance(node, nir.SumPool2d):
+            if meta.get("layer") == "MaxPool2d":
+                return MaxPool2d(kernel, stride)
+            self.factor *= kernel[0] * kernel[1]  # a sum is the mean times the window size
+        return AvgPool2d(kernel, stride)
+
+
+def Conv2d_out(layer: Conv2d, shape) -> tuple[int, ...]:  # noqa: N802
+    kh, kw = layer.weight.shape[2:]
+    return (layer.weight.shape[0], *((shape[d + 1] + 2 * layer.padding[d] - (kh, kw)[d])
+                                     // layer.stride[d] + 1 for d in (0, 1)))
+
+
+def from_nir(graph: nir.NIRGraph, *, dt: float | None = None,
+             timesteps: int | None = None) -> NetworkSpec:
+    """The spec of a feed-forward NIR graph read at step ``dt`` for ``timesteps`` steps (both
+    from the graph where it says, see the module docstring)."""
+    if not isinstance(graph, nir.NIRGraph):
+        raise ConfigError(f"expected a nir.NIRGraph, got {type(graph).__name__}")
+    return _Reader(graph, resolve_dt(graph, dt), timesteps).spec()
