@@ -34,6 +34,7 @@ def test_mnist5k_benchmark_runs_small_and_its_toml_repeats_it(tmp_path):
                                        "deployed-lava-fixed", "lava (benchmark)"}
     text = runpy.run_path(str(BENCH / "report.py"))["_mnist5k"](doc)
     assert "pruned (Grad R), T=1" in text and "every seed exact" in text
+    assert "load average" in text and set(doc["load_average"]) == {"start", "end"}
     toml = text.split("```toml\n", 1)[1].split("\n```", 1)[0]
     (tmp_path / "mnist5k.toml").write_text(toml)
     config = load_config(tmp_path / "mnist5k.toml").as_dict()
