@@ -70,7 +70,7 @@ PRESETS = {
 @dataclass
 class LayerEnergy:
     index: int  # spec layer index
-    kind: str  # Conv2d, Linear, or MaxPool2d (a pooling population's unit synapses)
+    kind: str  # Conv2d, Conv1d, Linear, or a max pooling (a pooling population's unit synapses)
     macs_dense: int  # F_l of the same-architecture ANN (0 for max pooling: comparisons)
     macs_live: int  # F_l counting only unpruned synapses
     input_spikes_per_neuron: float | None  # zeta_{l-1}; None for the first (MAC) layer
@@ -104,7 +104,7 @@ def layer_macs(spec: S.NetworkSpec) -> list[tuple[int, int, int]]:
     for i, layer in spec.weighted_layers():
         dense = layer.weight.numel()
         live = int((layer.mask != 0).sum()) if layer.mask is not None else dense
-        positions = shapes[i][1] * shapes[i][2] if isinstance(layer, S.Conv2d) else 1
+        positions = math.prod(shapes[i][1:]) if isinstance(layer, S.CONVS) else 1
         out.append((i, dense * positions, live * positions))
     return out
 
@@ -113,7 +113,7 @@ def pooling_synapses(spec: S.NetworkSpec) -> list[tuple[int, int]]:
     """(spec index, unit synapses) of every max pooling of spikes: one per window tap."""
     shapes = spec.layer_shapes()
     return [(i, math.prod(shapes[i]) * math.prod(spec.layers[i].kernel_size))
-            for i in spec.spiking_layers() if isinstance(spec.layers[i], S.MaxPool2d)]
+            for i in spec.spiking_layers() if isinstance(spec.layers[i], S.MAX_POOLS)]
 
 
 def estimate(spec: S.NetworkSpec, spikes_per_neuron: dict[int, float],

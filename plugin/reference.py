@@ -14,13 +14,16 @@ import torch.nn.functional as F
 
 from leanspike.errors import ConfigError
 from leanspike.spec import (
+    AVG_POOLS,
     LIF,
-    AvgPool2d,
+    MAX_POOLS,
+    AvgPool1d,
+    Conv1d,
     Conv2d,
     Flatten,
     Integrator,
     Linear,
-    MaxPool2d,
+    MaxPool1d,
     NetworkSpec,
     validate,
 )
@@ -47,19 +50,30 @@ def _as_tensor(value, like: torch.Tensor) -> torch.Tensor:
     return torch.tensor(value, device=like.device, dtype=like.dtype)
 
 
-def effective_weight(layer: Linear | Conv2d) -> torch.Tensor:
+def effective_weight(layer: Linear | Conv1d | Conv2d) -> torch.Tensor:
     """The weight the dynamics use: pruned synapses (mask == 0) contribute nothing."""
     if layer.mask is None:
         return layer.weight
     return layer.weight * layer.mask.to(layer.weight.dtype)
 
 
-def synaptic_current(layer: Linear | Conv2d, x: torch.Tensor) -> torch.Tensor:
+def synaptic_current(layer: Linear | Conv1d | Conv2d, x: torch.Tensor) -> torch.Tensor:
     w = effective_weight(layer).to(x.dtype)
     b = None if layer.bias is None else layer.bias.to(x.dtype)
     if isinstance(layer, Linear):
         return F.linear(x, w, b)
-    return F.conv2d(x, w, b, stride=layer.stride, padding=layer.padding)
+    conv = F.conv1d if isinstance(layer, Conv1d) else F.conv2d
+    return conv(x, w, b, stride=layer.stride, padding=layer.padding)
+
+
+def max_pool(layer, h: torch.Tensor) -> torch.Tensor:
+    pool = F.max_pool1d if isinstance(layer, MaxPool1d) else F.max_pool2d
+    return pool(h, layer.kernel_size, layer.stride)
+
+
+def avg_pool(layer, h: torch.Tensor) -> torch.Tensor:
+    pool = F.avg_pool1d if isinstance(layer, AvgPool1d) else F.avg_pool2d
+    return pool(h, layer.kernel_size, layer.stride)
 
 
 @torch.no_grad()
@@ -90,14 +104,14 @@ def simulate(spec: NetworkSpec, x: torch.Tensor, *, record_spikes: bool = True,
         h = x
         s = None  # the 0/1 spikes h carries (h = amplitude * s), while it carries spikes
         for i, layer in enumerate(spec.layers[: last + 1]):
-            if isinstance(layer, MaxPool2d):
-                h = F.max_pool2d(h, layer.kernel_size, layer.stride)
+            if isinstance(layer, MAX_POOLS):
+                h = max_pool(layer, h)
                 if s is not None:  # max of amplitude * s = amplitude * OR of s
-                    s = F.max_pool2d(s, layer.kernel_size, layer.stride)
+                    s = max_pool(layer, s)
                     if record_spikes:
                         spikes.setdefault(i, []).append(s)
-            elif isinstance(layer, AvgPool2d):
-                h = F.avg_pool2d(h, layer.kernel_size, layer.stride)
+            elif isinstance(layer, AVG_POOLS):
+                h = avg_pool(layer, h)
                 s = None
             elif isinstance(layer, Flatten):
                 h = h.flatten(1)

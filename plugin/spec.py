@@ -6,7 +6,7 @@ definition), so neither snnTorch's nor Lava's defaults are the definition.
 
 Discrete-time semantics, for t = 1..T, with the input presented directly at every step:
 
-    I[t] = W_eff * x[t] + b                  (W_eff = weight * mask; conv or dense)
+    I[t] = W_eff * x[t] + b                  (W_eff = weight * mask; conv (1-D or 2-D) or dense)
     i[t] = current_leak * i[t-1] + I[t]       (i[0] = 0; current_leak = 0 gives i[t] = I[t])
     u[t] = leak * u[t-1] + i[t]               (u[0] = v_init)
     s[t] = u[t] > threshold                   (LIF layers only; strict, as Lava and snnTorch)
@@ -18,7 +18,8 @@ The last weighted layer is the readout. An ``Integrator`` never spikes and its m
 potential after T steps is the network's output (the logits); a ``LIF`` output layer spikes
 like any other and its spike count, sum_t amplitude * s[t], is the output (the readout of a
 model trained with snnTorch's spike-count losses, e.g. ``ce_rate_loss``). Pooling and flatten
-act on each step's output of the layer before them (unpadded windows, floor mode):
+act on each step's output of the layer before them (unpadded windows, floor mode); the 1-D
+layers (Conv1d, AvgPool1d, MaxPool1d) are their 2-D namesakes on (C, L) signals:
 
     AvgPool2d:  the mean over each window
     MaxPool2d:  the max over each window. After a LIF layer that output is amplitude * s, so
@@ -38,6 +39,8 @@ says "written by a newer leanspike" instead of misreading the file. Version 4 ad
 ``alpha``; never reset by a spike); a neuron without one (current_leak == 0) writes no such
 field, so every spec that does not use it is written as before. Version 5 adds what snnTorch's
 Leaky also allows: a per-neuron ``leak`` (a tensor, as thresholds may be) and reset "none".
+Version 6 adds the 1-D layers. The input may be a flat vector (F,), a 1-D signal (C, L) or an
+image (C, H, W); a spec needs no Flatten when its input is already flat.
 """
 
 from __future__ import annotations
@@ -58,12 +61,14 @@ from leanspike.atomic import atomic_write
 from leanspike.errors import SpecError, SpecFileError
 
 FORMAT_NAME = "leanspike.spec"
-FORMAT_VERSION = 5  # the newest version this leanspike reads and writes
+FORMAT_VERSION = 6  # the newest version this leanspike reads and writes
 SPIKING_READOUT_SINCE = 3  # the format version that introduced a LIF output layer
 CURRENT_LEAK_SINCE = 4  # the format version that introduced a neuron's current_leak
 NEURON_OPTIONS_SINCE = 5  # the format version of per-neuron leaks and reset "none"
+ANY_RANK_SINCE = 6  # 1-D layers, (C, L) inputs, Flatten of any rank
 # the format version that introduced each layer type added after version 1
-LAYER_SINCE = {"MaxPool2d": 2}
+LAYER_SINCE = {"MaxPool2d": 2, "Conv1d": ANY_RANK_SINCE, "AvgPool1d": ANY_RANK_SINCE,
+               "MaxPool1d": ANY_RANK_SINCE}
 SPEC_FILE = "spec.json"
 WEIGHTS_FILE = "weights.safetensors"
 RESET_MODES = ("subtract", "zero", "none")
@@ -129,25 +134,58 @@ class MaxPool2d:
     stride: tuple[int, int] = (2, 2)
 
 
-POOLS = (AvgPool2d, MaxPool2d)
+@dataclass(eq=False)
+class Conv1d:
+    """A convolution over a (C, L) signal: Conv2d's 1-D namesake."""
+
+    weight: torch.Tensor  # [out_channels, in_channels, kernel]
+    bias: torch.Tensor | None = None
+    mask: torch.Tensor | None = None
+    neuron: Neuron | None = None
+    stride: tuple[int] = (1,)
+    padding: tuple[int] = (0,)
+
+
+@dataclass(eq=False)
+class AvgPool1d:
+    kernel_size: tuple[int] = (2,)
+    stride: tuple[int] = (2,)
+
+
+@dataclass(eq=False)
+class MaxPool1d:
+    """The max over each window of a (C, L) signal; of spikes, an OR, as MaxPool2d's."""
+
+    kernel_size: tuple[int] = (2,)
+    stride: tuple[int] = (2,)
+
+
+CONVS = (Conv1d, Conv2d)
+AVG_POOLS = (AvgPool1d, AvgPool2d)
+MAX_POOLS = (MaxPool1d, MaxPool2d)
+POOLS = (*AVG_POOLS, *MAX_POOLS)
+# how many spatial dimensions each convolution and pooling layer works over
+SPATIAL_DIMS = {Conv1d: 1, AvgPool1d: 1, MaxPool1d: 1, Conv2d: 2, AvgPool2d: 2, MaxPool2d: 2}
 
 
 @dataclass(eq=False)
 class Flatten:
-    """Flattens (C, H, W) to C*H*W in row-major (torch) order."""
+    """Flattens its input (any rank) to one dimension in row-major (torch) order."""
 
 
-Layer = Union[Linear, Conv2d, AvgPool2d, MaxPool2d, Flatten]
-WEIGHTED = (Linear, Conv2d)
+Layer = Union[Linear, Conv1d, Conv2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d, Flatten]
+WEIGHTED = (Linear, Conv1d, Conv2d)
 LAYER_TYPES: dict[str, type] = {
-    cls.__name__: cls for cls in (Linear, Conv2d, AvgPool2d, MaxPool2d, Flatten)
+    cls.__name__: cls for cls in (Linear, Conv1d, Conv2d, AvgPool1d, AvgPool2d, MaxPool1d,
+                                  MaxPool2d, Flatten)
 }
 NEURON_TYPES: dict[str, type] = {cls.__name__: cls for cls in (LIF, Integrator)}
 
 
 @dataclass(eq=False)
 class NetworkSpec:
-    """A feed-forward SNN: layers in order, the input shape (C, H, W) or (F,), time steps T."""
+    """A feed-forward SNN: layers in order, the input shape (C, H, W), (C, L) or (F,), time
+    steps T."""
 
     input_shape: tuple[int, ...]
     layers: list[Layer]
@@ -176,7 +214,7 @@ class NetworkSpec:
                     None)
         return isinstance(getattr(last, "neuron", None), LIF)
 
-    def weighted_layers(self) -> Iterator[tuple[int, Linear | Conv2d]]:
+    def weighted_layers(self) -> Iterator[tuple[int, Linear | Conv1d | Conv2d]]:
         return ((i, layer) for i, layer in enumerate(self.layers) if isinstance(layer, WEIGHTED))
 
     def spiking_layers(self) -> list[int]:
@@ -186,7 +224,7 @@ class NetworkSpec:
         for i, layer in enumerate(self.layers):
             if isinstance(layer, WEIGHTED) and isinstance(layer.neuron, LIF):
                 out.append(i)
-            elif isinstance(layer, MaxPool2d) and out and out[-1] == i - 1:
+            elif isinstance(layer, MAX_POOLS) and out and out[-1] == i - 1:
                 out.append(i)
         return out
 
@@ -267,10 +305,12 @@ def _check_number(value: Any, where: str, lo: float | None = None, hi: float | N
         raise SpecError(f"{where}: must be <= {hi}, got {value}")
 
 
-def _check_pair(value: Any, where: str, minimum: int) -> None:
-    if (not isinstance(value, tuple) or len(value) != 2
+def _check_pair(value: Any, where: str, minimum: int, n: int = 2) -> None:
+    """A tuple of ``n`` integers (a pair for 2-D layers, one for 1-D)."""
+    if (not isinstance(value, tuple) or len(value) != n
             or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
-        raise SpecError(f"{where}: expected a pair of integers, got {value!r}")
+        what = "a pair of integers" if n == 2 else f"a tuple of {n} integer(s)"
+        raise SpecError(f"{where}: expected {what}, got {value!r}")
     if min(value) < minimum:
         raise SpecError(f"{where}: values must be >= {minimum}, got {value}")
 
@@ -309,6 +349,12 @@ def _check_neuron(i: int, layer: Layer, out_shape: tuple[int, ...], is_last: boo
         _check_number(neuron.amplitude, f"{where}.amplitude", 0.0, lo_open=True)
 
 
+def _check_rank(shape: tuple[int, ...], spatial: int, where: str) -> None:
+    if len(shape) != spatial + 1:
+        want = "(C, H, W)" if spatial == 2 else "(C, L)"
+        raise SpecError(f"{where}: needs a {want} input, got shape {shape}")
+
+
 def _infer_shapes(spec: NetworkSpec) -> list[tuple[int, ...]]:
     shape = tuple(spec.input_shape)
     shapes = []
@@ -324,38 +370,35 @@ def _infer_shapes(spec: NetworkSpec) -> list[tuple[int, ...]]:
                     f"but the previous layer gives {shape[0]}"
                 )
             shape = (w.shape[0],)
-        elif isinstance(layer, Conv2d):
-            w = _check_tensor(layer.weight, f"{where}.weight", ndim=4)
-            _check_pair(layer.stride, f"{where}.stride", 1)
-            _check_pair(layer.padding, f"{where}.padding", 0)
-            if len(shape) != 3:
-                raise SpecError(f"{where}: needs a (C, H, W) input, got shape {shape}")
+        elif isinstance(layer, CONVS):
+            n = SPATIAL_DIMS[type(layer)]
+            w = _check_tensor(layer.weight, f"{where}.weight", ndim=n + 2)
+            _check_pair(layer.stride, f"{where}.stride", 1, n)
+            _check_pair(layer.padding, f"{where}.padding", 0, n)
+            _check_rank(shape, n, where)
             if w.shape[1] != shape[0]:
                 raise SpecError(
                     f"{where}.weight: shape {tuple(w.shape)} expects {w.shape[1]} input "
                     f"channels, but the previous layer gives {shape[0]}"
                 )
-            h, wd = (
-                (shape[d + 1] + 2 * layer.padding[d] - w.shape[d + 2]) // layer.stride[d] + 1
-                for d in (0, 1)
-            )
-            if h < 1 or wd < 1:
+            size = tuple((shape[d + 1] + 2 * layer.padding[d] - w.shape[d + 2])
+                         // layer.stride[d] + 1 for d in range(n))
+            if min(size) < 1:
                 raise SpecError(f"{where}.weight: kernel {tuple(w.shape[2:])} larger than the "
                                 f"padded input {shape[1:]}")
-            shape = (w.shape[0], h, wd)
+            shape = (w.shape[0], *size)
         elif isinstance(layer, POOLS):
-            _check_pair(layer.kernel_size, f"{where}.kernel_size", 1)
-            _check_pair(layer.stride, f"{where}.stride", 1)
-            if len(shape) != 3:
-                raise SpecError(f"{where}: needs a (C, H, W) input, got shape {shape}")
-            h, wd = ((shape[d + 1] - layer.kernel_size[d]) // layer.stride[d] + 1 for d in (0, 1))
-            if h < 1 or wd < 1:
+            n = SPATIAL_DIMS[type(layer)]
+            _check_pair(layer.kernel_size, f"{where}.kernel_size", 1, n)
+            _check_pair(layer.stride, f"{where}.stride", 1, n)
+            _check_rank(shape, n, where)
+            size = tuple((shape[d + 1] - layer.kernel_size[d]) // layer.stride[d] + 1
+                         for d in range(n))
+            if min(size) < 1:
                 raise SpecError(f"{where}.kernel_size: {layer.kernel_size} larger than the "
                                 f"input {shape[1:]}")
-            shape = (shape[0], h, wd)
+            shape = (shape[0], *size)
         elif isinstance(layer, Flatten):
-            if len(shape) != 3:
-                raise SpecError(f"{where}: needs a (C, H, W) input, got shape {shape}")
             shape = (math.prod(shape),)
         else:
             raise SpecError(
@@ -375,10 +418,10 @@ def validate(spec: NetworkSpec) -> None:
     if spec.encoding not in ENCODINGS:
         raise SpecError(f"spec.encoding: must be one of {ENCODINGS}, got {spec.encoding!r}")
     shape = spec.input_shape
-    if (not isinstance(shape, tuple) or len(shape) not in (1, 3)
+    if (not isinstance(shape, tuple) or len(shape) not in (1, 2, 3)
             or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape)):
-        raise SpecError(f"spec.input_shape: expected (C, H, W) or (F,) of positive integers, "
-                        f"got {shape!r}")
+        raise SpecError(f"spec.input_shape: expected (C, H, W), (C, L) or (F,) of positive "
+                        f"integers, got {shape!r}")
     if not isinstance(spec.metadata, dict):
         raise SpecError(f"spec.metadata: expected a dict, got {type(spec.metadata).__name__}")
     if not spec.layers:
@@ -386,11 +429,11 @@ def validate(spec: NetworkSpec) -> None:
     shapes = _infer_shapes(spec)
     weighted = [i for i, _ in spec.weighted_layers()]
     if not weighted:
-        raise SpecError("spec.layers: a network needs at least one Linear or Conv2d layer")
+        raise SpecError("spec.layers: a network needs at least one Linear or convolution layer")
     if weighted[-1] != len(spec.layers) - 1:
         last = spec.layers[-1]
         raise SpecError(f"{_where(len(spec.layers) - 1, last)}: the network must end with its "
-                        f"output layer (a Linear or Conv2d with an Integrator neuron)")
+                        f"output layer (a Linear or convolution with its neuron)")
     for i, layer in spec.weighted_layers():
         out = shapes[i]
         n_out = layer.weight.shape[0]
@@ -412,7 +455,8 @@ def validate(spec: NetworkSpec) -> None:
         _check_neuron(i, layer, out, i == weighted[-1])
     for i, layer in enumerate(spec.layers):
         if not isinstance(layer, WEIGHTED) and getattr(layer, "neuron", None) is not None:
-            raise SpecError(f"{_where(i, layer)}: only Linear and Conv2d layers carry neurons")
+            raise SpecError(f"{_where(i, layer)}: only Linear and convolution layers carry "
+                            f"neurons")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -437,6 +481,12 @@ def _uses_neuron_options(entry: dict) -> bool:
     return isinstance(n.get("leak"), dict) or n.get("reset") == "none"
 
 
+def _needs_any_rank(spec: NetworkSpec) -> bool:
+    """A (C, L) input, or a Flatten of a flat input: shapes version 6 introduced."""
+    rank = len(spec.input_shape)
+    return rank == 2 or (rank == 1 and any(isinstance(layer, Flatten) for layer in spec.layers))
+
+
 def _to_document(spec: NetworkSpec) -> tuple[dict, dict[str, torch.Tensor]]:
     tensors: dict[str, torch.Tensor] = {}
 
@@ -452,7 +502,7 @@ def _to_document(spec: NetworkSpec) -> tuple[dict, dict[str, torch.Tensor]]:
         if isinstance(layer, WEIGHTED):
             for name in ("weight", "bias", "mask"):
                 entry[name] = put(getattr(layer, name), f"layers.{i}.{name}")
-            if isinstance(layer, Conv2d):
+            if isinstance(layer, CONVS):
                 entry["stride"] = list(layer.stride)
                 entry["padding"] = list(layer.padding)
             n = layer.neuron
@@ -475,7 +525,8 @@ def _to_document(spec: NetworkSpec) -> tuple[dict, dict[str, torch.Tensor]]:
                                *(CURRENT_LEAK_SINCE for e in layers
                                  if "current_leak" in (e.get("neuron") or {})),
                                *(NEURON_OPTIONS_SINCE for e in layers
-                                 if _uses_neuron_options(e))]),
+                                 if _uses_neuron_options(e)),
+                               ANY_RANK_SINCE if _needs_any_rank(spec) else 1]),
         "timesteps": spec.timesteps,
         "encoding": spec.encoding,
         "input_shape": list(spec.input_shape),
@@ -519,11 +570,13 @@ class _Reader:
             raise self.fail(where, f"expected a number or a tensor reference, got {raw!r}")
         return float(raw)
 
-    def pair(self, raw: Any, where: str) -> tuple[int, int]:
-        if (not isinstance(raw, list) or len(raw) != 2
+    def pair(self, raw: Any, where: str, n: int = 2) -> tuple[int, ...]:
+        """A list of ``n`` integers: two for 2-D layers, one for 1-D ones."""
+        if (not isinstance(raw, list) or len(raw) != n
                 or not all(isinstance(v, int) and not isinstance(v, bool) for v in raw)):
-            raise self.fail(where, f"expected a list of two integers, got {raw!r}")
-        return (raw[0], raw[1])
+            what = "two integers" if n == 2 else f"{n} integer(s)"
+            raise self.fail(where, f"expected a list of {what}, got {raw!r}")
+        return tuple(raw)
 
     def neuron(self, raw: Any, where: str) -> Neuron | None:
         if raw is None:
@@ -574,6 +627,11 @@ class _Reader:
             raise self.fail(f"{where}.type", f"unknown layer type {kind!r}; known: "
                             f"{', '.join(LAYER_TYPES)}")
         where = f"layers[{i}] ({kind})"
+        since = LAYER_SINCE.get(kind, 1)
+        if since > self.version:
+            raise self.fail(f"{where}.type", f"{kind} layers exist from format_version {since} "
+                            f"on; this document says version {self.version}")
+        n = SPATIAL_DIMS.get(cls, 0)
         if cls in WEIGHTED:
             weight = self.value(self.field(raw, "weight", where), f"{where}.weight")
             if not isinstance(weight, torch.Tensor):
@@ -584,20 +642,17 @@ class _Reader:
                 "mask": self.value(raw.get("mask"), f"{where}.mask", allow_none=True),
                 "neuron": self.neuron(raw.get("neuron"), f"{where}.neuron"),
             }
-            if cls is Conv2d:
-                kwargs["stride"] = self.pair(self.field(raw, "stride", where), f"{where}.stride")
+            if cls in CONVS:
+                kwargs["stride"] = self.pair(self.field(raw, "stride", where),
+                                             f"{where}.stride", n)
                 kwargs["padding"] = self.pair(self.field(raw, "padding", where),
-                                              f"{where}.padding")
+                                              f"{where}.padding", n)
             return cls(**kwargs)
-        since = LAYER_SINCE.get(kind, 1)
-        if since > self.version:
-            raise self.fail(f"{where}.type", f"{kind} layers exist from format_version {since} "
-                            f"on; this document says version {self.version}")
         if cls in POOLS:
             return cls(
                 kernel_size=self.pair(self.field(raw, "kernel_size", where),
-                                      f"{where}.kernel_size"),
-                stride=self.pair(self.field(raw, "stride", where), f"{where}.stride"),
+                                      f"{where}.kernel_size", n),
+                stride=self.pair(self.field(raw, "stride", where), f"{where}.stride", n),
             )
         return Flatten()
 

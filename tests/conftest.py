@@ -145,6 +145,33 @@ def make_maxpool_spec():
     return make
 
 
+@pytest.fixture
+def make_signal_spec():
+    """A 1-D spec on (2, 24) signals: Conv1d-LIF (per-neuron thresholds, stride 1, padding 2),
+    AvgPool1d 2 (tiling: folded into the next conv), Conv1d-LIF (masked, stride 2), MaxPool1d
+    3 stride 1 (overlapping windows of spikes), Flatten, Linear-LIF, Linear-Integrator."""
+
+    def make(seed: int = 0, timesteps: int = 3, reset: str = "subtract") -> S.NetworkSpec:
+        g = torch.Generator().manual_seed(seed)
+        mask = (torch.rand(6, 4, 3, generator=g) > 0.3).to(torch.float32)
+        layers = [
+            S.Conv1d(torch.randn(4, 2, 5, generator=g), torch.randn(4, generator=g) * 0.1, None,
+                     S.LIF(threshold=torch.rand(4, 24, generator=g) + 0.5, leak=0.875,
+                           reset=reset, v_init=0.25), padding=(2,)),
+            S.AvgPool1d((2,), (2,)),
+            S.Conv1d(torch.randn(6, 4, 3, generator=g), None, mask,
+                     S.LIF(threshold=0.5, reset=reset, amplitude=0.75), stride=(2,)),
+            S.MaxPool1d((3,), (1,)),
+            S.Flatten(),
+            S.Linear(torch.randn(12, 18, generator=g) * 0.5, torch.randn(12, generator=g) * 0.1,
+                     None, S.LIF(threshold=0.75, reset=reset)),
+            S.Linear(torch.randn(3, 12, generator=g) * 0.3, None, None, S.Integrator()),
+        ]
+        return S.NetworkSpec((2, 24), layers, timesteps).validate()
+
+    return make
+
+
 @pytest.fixture(scope="module")
 def digits():
     """scikit-learn's digits on the fixed stratified split (loaded once per test module)."""

@@ -49,6 +49,8 @@ class StageLayout:
         """A batch of stage inputs [N, C, H, W] or [N, ...] as Lava arrays [N, ...]."""
         x = x.detach().cpu()
         if self.kind == "conv":
+            if x.dim() == 3:  # a (C, L) signal is the (C, 1, L) image of its 2-D twin
+                x = x.unsqueeze(2)
             return x.permute(0, 3, 2, 1).contiguous().numpy()
         return x.reshape(x.shape[0], -1).contiguous().numpy()
 

@@ -317,12 +317,14 @@ def run(source, x: torch.Tensor, backend: str = "lava-float", *, registry=None,
             if not stage.spiking:
                 continue
             counts[stage.layer_index] = layout.neurons_from_lava(
-                getattr(network, f"spike_count_{k}").get().astype(np.int64))
+                getattr(network, f"spike_count_{k}").get().astype(np.int64)
+            ).reshape(stage.layer_shape)
             if record:
                 s = layout.neurons_from_lava(getattr(network, f"spikes_{k}").get().astype(bool))
-                recorded[stage.layer_index] = (s.reshape(n, timesteps, *stage.output_shape)
+                recorded[stage.layer_index] = (s.reshape(n, timesteps, *stage.layer_shape)
                                                .transpose(0, 1).to(torch.float32))
     out = layouts[-1].neurons_from_lava(raw.reshape(n, *layouts[-1].output_shape))
+    out = out.reshape(n, *deployed.stages[-1].layer_shape)
     raw_out = None
     if fixed:
         raw_out = out.to(torch.int64)

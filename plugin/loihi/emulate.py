@@ -51,7 +51,7 @@ def float_neuron_step(stage: Stage, v: torch.Tensor, i: torch.Tensor, a: torch.T
 def emulate_float(stages: list[Stage], x: torch.Tensor, timesteps: int) -> SimulationResult:
     """Run float stages on a batch of analog inputs; output = the last stage's potential, or
     for a spiking readout its spike counts times its amplitude (the reference's output)."""
-    x = x.to(torch.float64)
+    x = x.to(torch.float64).reshape(x.shape[0], *stages[0].input_shape)  # (C, L) is (C, 1, L)
     v = [st.v_init.expand(x.shape[0], *st.output_shape).clone() for st in stages]
     i = [torch.zeros_like(vk) for vk in v]
     spikes: dict[int, list[torch.Tensor]] = {}
@@ -60,14 +60,15 @@ def emulate_float(stages: list[Stage], x: torch.Tensor, timesteps: int) -> Simul
         for k, st in enumerate(stages):
             v[k], i[k], s = float_neuron_step(st, v[k], i[k], st.synapse(h))
             if s is not None:
-                spikes.setdefault(st.layer_index, []).append(s.to(torch.float32))
+                spikes.setdefault(st.layer_index, []).append(
+                    s.to(torch.float32).reshape(-1, *st.layer_shape))
                 h = s.to(torch.float64)
     spikes = {i: torch.stack(s) for i, s in spikes.items()}
     last = stages[-1]
     if last.spiking:
         output = count_output(spikes[last.layer_index].sum(0), last.amplitude)
     else:
-        output = v[-1].to(torch.float32)
+        output = v[-1].to(torch.float32).reshape(-1, *last.layer_shape)
     return SimulationResult(output=output, spikes=spikes)
 
 
@@ -79,6 +80,7 @@ def emulate_fixed(net: fx.FixedNetwork, x: torch.Tensor, *, quantized_input: boo
     potential, or for a spiking readout the spike counts."""
     xq = x if quantized_input else net.quantize_input(x)
     batch = xq.shape[0]
+    xq = xq.reshape(batch, *net.stages[0].stage.input_shape)  # (C, L) is (C, 1, L)
     v = [fs.v_init.expand(batch, *fs.stage.output_shape).clone() for fs in net.stages]
     u = [torch.zeros_like(vk) for vk in v]
     spikes: dict[int, list[torch.Tensor]] = {}
@@ -87,11 +89,12 @@ def emulate_fixed(net: fx.FixedNetwork, x: torch.Tensor, *, quantized_input: boo
         for k, fs in enumerate(net.stages):
             v[k], u[k], s = fx.neuron_step(fs, v[k], u[k], fs.synapse(h))
             if s is not None:
-                spikes.setdefault(fs.stage.layer_index, []).append(s.to(torch.float32))
+                spikes.setdefault(fs.stage.layer_index, []).append(
+                    s.to(torch.float32).reshape(-1, *fs.stage.layer_shape))
                 h = s.to(torch.int64)
     spikes = {i: torch.stack(s) for i, s in spikes.items()}
     if net.spiking_readout:
         raw = spikes[net.stages[-1].stage.layer_index].sum(0).to(torch.int64)
     else:
-        raw = v[-1]
+        raw = v[-1].reshape(-1, *net.stages[-1].stage.layer_shape)
     return SimulationResult(output=net.real_output(raw), spikes=spikes), raw

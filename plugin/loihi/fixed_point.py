@@ -188,8 +188,9 @@ class InputEncoding:
     exact: bool            # the calibration data lie on the lattice
 
     def per_channel(self, t: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
-        """A [C] tensor spread over one input of ``shape`` ((C, H, W) or (F,))."""
-        return t[:, None, None].expand(shape) if len(shape) == 3 else t.expand(shape)
+        """A [C] tensor spread over one input of ``shape`` ((C, H, W), (C, L), or (F,) with
+        one channel)."""
+        return t.reshape(-1, *([1] * (len(shape) - 1))).expand(shape)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         shape = tuple(x.shape[1:])

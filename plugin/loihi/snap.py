@@ -54,14 +54,14 @@ def _weight_factor(spec: S.NetworkSpec, index: int, amplitude: float,
     for layer in reversed(spec.layers[:index]):
         if isinstance(layer, S.WEIGHTED):
             break
-        if isinstance(layer, S.AvgPool2d):
+        if isinstance(layer, S.AVG_POOLS):
             factor /= math.prod(layer.kernel_size)
     if encoding is None:
         return factor
     weight = spec.layers[index].weight
     step = encoding.step.to(torch.float64)
-    if weight.dim() == 4:  # conv: per input channel
-        return factor * step[None, :, None, None]
+    if weight.dim() >= 3:  # conv (1-D or 2-D): per input channel
+        return factor * step.reshape(1, -1, *([1] * (weight.dim() - 2)))
     channels = step.numel()
     per_input = step.repeat_interleave(weight.shape[1] // channels) if channels > 1 else step
     return factor * per_input.reshape(1, -1)

@@ -23,6 +23,11 @@ the stage: i[t] = current_leak * i[t-1] + W x[t] + b, u[t] = leak * u[t-1] + i[t
 joins the current, as in the spec and in snnTorch (the input to Synaptic includes the layer's
 bias), not the potential as in Loihi's LIF; folding weights is linear, so nothing else changes.
 
+A 1-D network (Conv1d, AvgPool1d, MaxPool1d on (C, L) signals) is its 2-D twin with height 1:
+(C, L) is (C, 1, L), a kernel k is (1, k), and every fold, pooling population, Loihi integer and
+Lava Conv process is the 2-D one, unchanged; ``Stage.spec_shape`` keeps the spec's own shape of
+each layer's output so that spikes and outputs are reported as the spec has them.
+
 A spiking readout (a LIF output layer) is a spiking stage like the others; its amplitude has no
 next layer to go into, so the stage keeps it: the network's output is the stage's spike count
 times it (``count_output``).
@@ -34,6 +39,7 @@ rounding worth the name. ``leanspike.loihi.emulate`` runs stages and is tested e
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -77,6 +83,13 @@ class Stage:
     amplitude: float = 1.0         # what one spike stands for: already in the next stage's
                                    # weights; on a spiking readout, what one count is worth
     current_leak: float = 0.0      # decay of a current state (snnTorch Synaptic); 0: none
+    spec_shape: tuple[int, ...] | None = None  # the spec layer's output shape, if not
+                                               # output_shape (1-D layers: (C, L))
+
+    @property
+    def layer_shape(self) -> tuple[int, ...]:
+        """The output shape as the spec has it: spikes and outputs are reported in it."""
+        return self.output_shape if self.spec_shape is None else self.spec_shape
 
     @property
     def fan_in(self) -> int:
@@ -208,7 +221,7 @@ def _pool_stage(index: int, pool: S.MaxPool2d, in_shape: tuple[int, ...],
 
 
 def _refuse_max_pool(spec: S.NetworkSpec, index: int) -> SpecError:
-    where = f"layers[{index}] (MaxPool2d)"
+    where = f"layers[{index}] ({type(spec.layers[index]).__name__})"
     before = [type(layer).__name__ for layer in spec.layers[:index]]
     if not any(isinstance(layer, S.WEIGHTED) for layer in spec.layers[:index]):
         return SpecError(f"{where}: max pooling of the network's analog input cannot be "
@@ -220,9 +233,43 @@ def _refuse_max_pool(spec: S.NetworkSpec, index: int) -> SpecError:
                      f"pooling directly after the LIF layer")
 
 
+def _unsqueezed(value):
+    """A per-neuron tensor of a (C, L) layer as one of its (C, 1, L) twin."""
+    return value.unsqueeze(-2) if isinstance(value, torch.Tensor) and value.dim() == 2 else value
+
+
+def as_2d(spec: S.NetworkSpec) -> S.NetworkSpec:
+    """The spec with every 1-D layer as its 2-D twin of height 1 (the same network): a (C, L)
+    input becomes (C, 1, L). Specs without 1-D layers or inputs come back as they are."""
+    if len(spec.input_shape) != 2 and not any(isinstance(layer, (S.Conv1d, S.AvgPool1d,
+                                                                S.MaxPool1d))
+                                              for layer in spec.layers):
+        return spec
+    layers = []
+    for layer in spec.layers:
+        if isinstance(layer, S.Conv1d):
+            n = dataclasses.replace(layer.neuron, **{
+                k: _unsqueezed(getattr(layer.neuron, k)) for k in ("threshold", "leak", "v_init")
+                if hasattr(layer.neuron, k)})
+            layer = S.Conv2d(layer.weight.unsqueeze(2), layer.bias,
+                             None if layer.mask is None else layer.mask.unsqueeze(2), n,
+                             stride=(1, layer.stride[0]), padding=(0, layer.padding[0]))
+        elif isinstance(layer, (S.AvgPool1d, S.MaxPool1d)):
+            pool = S.AvgPool2d if isinstance(layer, S.AvgPool1d) else S.MaxPool2d
+            layer = pool((1, layer.kernel_size[0]), (1, layer.stride[0]))
+        layers.append(layer)
+    shape = spec.input_shape
+    if len(shape) == 2:
+        shape = (shape[0], 1, shape[1])
+    return dataclasses.replace(spec, input_shape=shape, layers=layers)
+
+
 def to_stages(spec: S.NetworkSpec) -> list[Stage]:
     """The spec's weighted layers as hardware stages, pooling/flatten/amplitude folded in, and
     each max pooling of spikes as a pooling population of its own."""
+    S.validate(spec)
+    spec_shapes, original = spec.layer_shapes(), spec
+    spec = as_2d(spec)
     S.validate(spec)
     shapes = spec.layer_shapes()
     spike_outputs = set(spec.spiking_layers())
@@ -233,10 +280,11 @@ def to_stages(spec: S.NetworkSpec) -> list[Stage]:
     for i, layer in enumerate(spec.layers):
         if isinstance(layer, S.MaxPool2d):
             if i not in spike_outputs:
-                raise _refuse_max_pool(spec, i)
+                raise _refuse_max_pool(original, i)
             # the pool's spike stands for the amplitude before it: ``amplitude`` stays
             stages.append(_pool_stage(i, layer, in_shape, tuple(shapes[i]), stages[-1].kind,
                                       amplitude))
+            stages[-1].spec_shape = _differs(spec_shapes[i], shapes[i])
             in_shape = tuple(shapes[i])
             continue
         if not isinstance(layer, S.WEIGHTED):
@@ -275,11 +323,16 @@ def to_stages(spec: S.NetworkSpec) -> list[Stage]:
             leak=_leak(n.leak, out_shape), reset=n.reset if spiking else "none",
             v_init=_per_neuron(n.v_init, out_shape),
             amplitude=float(n.amplitude) if spiking else 1.0,
-            current_leak=float(n.current_leak)))
+            current_leak=float(n.current_leak),
+            spec_shape=_differs(spec_shapes[i], out_shape)))
         amplitude = stages[-1].amplitude
         pending = []
         in_shape = tuple(out_shape)
     return stages
+
+
+def _differs(spec_shape, shape) -> tuple[int, ...] | None:
+    return None if tuple(spec_shape) == tuple(shape) else tuple(spec_shape)
 
 
 def count_output(counts: torch.Tensor, amplitude: float) -> torch.Tensor:
