@@ -72,7 +72,9 @@ def chain(graph: nir.NIRGraph) -> list[tuple[str, nir.NIRNode]]:
             if key in table and table[key] != value:
                 node = graph.nodes.get(key)
                 raise SpecError(f"{_where(key, node)}: more than one edge {way} it "
-                                f"({table[key]!r}, {value!r}); leanspike takes chains only")
+                                f"({table[key]!r}, {value!r}): a branch, a merge or a "
+                                f"recurrent connection; leanspike takes feed-forward chains "
+                                f"only")
             table[key] = value
     order, name = [], inputs[0]
     while True:
