@@ -12,6 +12,7 @@ from leanspike._version import __version__
 from leanspike.app.cli import (
     convert,
     data,
+    interchange,
     lava,
     pipeline,
     prune,
@@ -24,7 +25,8 @@ from leanspike.app.cli import (
 from leanspike.errors import LeanspikeError
 
 # in the order `leanspike --help` lists them: the flow first, then the tools around it
-COMMAND_GROUPS = (zoo, data, train, convert, retrain, prune, lava, registry, pipeline, stdp)
+COMMAND_GROUPS = (zoo, data, train, convert, retrain, prune, lava, interchange, registry, pipeline,
+                  stdp)
 
 INTERRUPTED = 130  # the shell's code for a process ended by SIGINT
 

@@ -107,12 +107,17 @@ def load_ann(args: argparse.Namespace):
 
 def load_snn(args: argparse.Namespace):
     """(source for the adapters, registry or None, parent entry or None, dataset, name) from a
-    spec folder or a registry ref in ``args.snn``."""
+    spec folder, a NIR file or a registry ref in ``args.snn``."""
     from leanspike.spec import SPEC_FILE, load_spec
 
     if Path(args.snn).is_dir() and (Path(args.snn) / SPEC_FILE).is_file():
         reg = open_registry(args) if args.registry else None
         return load_spec(args.snn), reg, None, args.dataset or "digits", args.name
+    if Path(args.snn).suffix == ".nir":  # a NIR file from any tool, through its adapter
+        from leanspike.adapters.nir import read_nir
+
+        reg = open_registry(args) if args.registry else None
+        return read_nir(args.snn), reg, None, args.dataset or "digits", args.name
     reg = open_registry(args)
     entry = reg.get(args.snn)
     if entry.kind != "snn":
