@@ -17,7 +17,7 @@ from leanspike.adapters.nir import (
     write_nir,
 )
 from leanspike.adapters.nir.ingest import chain
-from leanspike.errors import SpecError
+from leanspike.errors import ConfigError, SpecError
 from leanspike.reference import simulate
 
 
@@ -71,7 +71,7 @@ def test_the_step_is_inferred_from_unit_gains_when_not_declared(nir_spec):
     graph.metadata = {}
     assert from_nir(graph).layers[-1].neuron.leak == pytest.approx(0.9, abs=1e-12)
     graph.nodes["layer4_neuron"].r = graph.nodes["layer4_neuron"].r * 3  # no common step now
-    with pytest.raises(Exception, match="declares no dt.*pass dt"):
+    with pytest.raises(ConfigError, match="declares no dt.*pass dt"):
         from_nir(graph)
 
 
