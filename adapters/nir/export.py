@@ -197,6 +197,9 @@ class _Exporter:
             elif isinstance(layer, Flatten):
                 nodes[name] = nir.Flatten(input_type={"input": np.array(shape)}, start_dim=0,
                                           end_dim=-1)
+            else:
+                raise SpecError(f"layers[{i}] ({type(layer).__name__}): no NIR mapping in this "
+                                f"leanspike yet (Linear, Conv2d, AvgPool2d, MaxPool2d, Flatten)")
             shape = shapes[i]
         nodes["output"] = nir.Output(output_type={"output": np.array(shape)})
         names = list(nodes)

@@ -122,3 +122,13 @@ def test_refused_always(nir_spec):
     spec.layers[5].neuron.leak = 1.0
     with pytest.raises(SpecError, match=r"layers\[5\].*current-based.*without membrane decay"):
         to_nir(spec)
+
+
+def test_a_layer_without_a_nir_mapping_is_named():
+    from leanspike import spec as S
+
+    spec = S.NetworkSpec((1, 8), [
+        S.Conv1d(torch.ones(2, 1, 3), None, None, S.LIF(reset="zero")), S.Flatten(),
+        S.Linear(torch.ones(3, 12), None, None, S.Integrator())], timesteps=1)
+    with pytest.raises(SpecError, match=r"layers\[0\] \(Conv1d\): no NIR mapping"):
+        to_nir(spec)
