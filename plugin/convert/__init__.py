@@ -17,7 +17,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from leanspike import spec as S
 from leanspike.convert.calibration import LayerStats, collect_stats
-from leanspike.convert.chain import LayerChain, read_chain, shape_layer
+from leanspike.convert.chain import LayerChain, read_chain, shape_layer, spec_conv
 from leanspike.convert.methods import METHODS, LayerChoice, choose, if_spike_counts
 from leanspike.convert.sequential import sequential_thresholds
 from leanspike.errors import ConfigError
@@ -46,7 +46,7 @@ def _weighted(layer: nn.Module, neuron) -> S.Layer:
     b = None if layer.bias is None else layer.bias.detach().cpu().float().clone()
     if isinstance(layer, nn.Linear):
         return S.Linear(w, b, None, neuron)
-    return S.Conv2d(w, b, None, neuron, stride=tuple(layer.stride), padding=tuple(layer.padding))
+    return spec_conv(layer, w, b, None, neuron)
 
 
 def build_spec(chain: LayerChain, choices: list[LayerChoice], input_shape: tuple[int, ...],

@@ -2,8 +2,9 @@
 
 Accepted: any module whose forward is a chain (an ``nn.Sequential``, nested or not, or a custom
 ``forward``; read with ``leanspike.capture``, so ``F.relu``, ``F.avg_pool2d``, ``F.max_pool2d``,
-``torch.flatten`` and ``x.view(B, -1)`` count as layers) of Conv2d / Linear with their
-activation (ReLU, ClippedReLU, QCFS), AvgPool2d, MaxPool2d and Flatten between them, Dropout and
+``torch.flatten`` and ``x.view(B, -1)`` count as layers) of Conv1d / Conv2d / Linear with their
+activation (ReLU, ClippedReLU, QCFS), average and max pooling (1-D or 2-D) and Flatten between
+them, Dropout and
 Identity (dropped: they are the identity at inference). Batch norm is folded first. Anything
 else is refused with the layer's name, because converting it silently would change what the
 network computes.
@@ -30,7 +31,18 @@ from leanspike.capture import ADVICE, capture
 from leanspike.errors import ConfigError, SpecError
 
 ACTIVATIONS = (nn.ReLU, ClippedReLU, QCFS)
+# torch's modules for the spec's layers (1-D and 2-D), shared by conversion and both directions
+# of the snnTorch adapter
+CONV_MODULES = (nn.Conv1d, nn.Conv2d)
+WEIGHTED_MODULES = (nn.Linear, *CONV_MODULES)
+AVG_POOL_MODULES = (nn.AvgPool1d, nn.AvgPool2d)
+MAX_POOL_MODULES = (nn.MaxPool1d, nn.MaxPool2d)
+POOL_MODULES = (*AVG_POOL_MODULES, *MAX_POOL_MODULES)
+_SPEC_OF = {nn.Conv1d: S.Conv1d, nn.Conv2d: S.Conv2d, nn.AvgPool1d: S.AvgPool1d,
+            nn.AvgPool2d: S.AvgPool2d, nn.MaxPool1d: S.MaxPool1d, nn.MaxPool2d: S.MaxPool2d}
+_TORCH_OF = {spec_cls: torch_cls for torch_cls, spec_cls in _SPEC_OF.items()}
 _FUSIONS = ((nn.Conv2d, nn.BatchNorm2d, fuse_conv_bn_eval),
+            (nn.Conv1d, nn.BatchNorm1d, fuse_conv_bn_eval),
             (nn.Linear, nn.BatchNorm1d, fuse_linear_bn_eval))
 _IGNORED = (nn.Dropout, nn.Identity)
 
@@ -40,7 +52,7 @@ class WeightedStage:
     """One weighted layer, its activation (None for the output layer) and what follows it."""
 
     name: str
-    layer: nn.Conv2d | nn.Linear
+    layer: nn.Conv1d | nn.Conv2d | nn.Linear
     activation: nn.Module | None = None
     activation_name: str | None = None
     after: list[tuple[str, nn.Module]] = field(default_factory=list)  # pools / flatten
@@ -54,26 +66,57 @@ class LayerChain:
     stages: list[WeightedStage]
 
 
+def as_ints(v, n: int) -> tuple[int, ...]:
+    """torch's int-or-tuple arguments as an ``n``-tuple."""
+    return tuple(v) if isinstance(v, (tuple, list)) else (v,) * n
+
+
 def _pair(v) -> tuple[int, int]:
-    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+    return as_ints(v, 2)
 
 
-def pool_problem(module: nn.AvgPool2d | nn.MaxPool2d) -> str | None:
+def spatial_dims(module: nn.Module) -> int:
+    """1 for torch's 1-D convolutions and pools, 2 for the 2-D ones."""
+    return S.SPATIAL_DIMS[_SPEC_OF[type(module)]]
+
+
+def spec_conv(module: nn.Conv1d | nn.Conv2d, weight, bias, mask, neuron
+              ) -> S.Conv1d | S.Conv2d:
+    """The spec layer of a torch convolution with the given tensors."""
+    n = spatial_dims(module)
+    return _SPEC_OF[type(module)](weight, bias, mask, neuron, stride=as_ints(module.stride, n),
+                                  padding=as_ints(module.padding, n))
+
+
+def torch_conv(layer: S.Conv1d | S.Conv2d, dtype) -> nn.Conv1d | nn.Conv2d:
+    """An empty torch convolution shaped like the spec layer."""
+    w = layer.weight
+    return _TORCH_OF[type(layer)](w.shape[1], w.shape[0], tuple(w.shape[2:]),
+                                  stride=layer.stride, padding=layer.padding,
+                                  bias=layer.bias is not None, dtype=dtype)
+
+
+def torch_pool(layer) -> nn.Module:
+    """The torch module of a spec pooling layer."""
+    return _TORCH_OF[type(layer)](layer.kernel_size, layer.stride)
+
+
+def pool_problem(module: nn.Module) -> str | None:
     """Why a torch pooling module has no spec layer, or None: the spec's pools are unpadded,
     floor mode, undilated."""
-    if module.padding not in (0, (0, 0)) or module.ceil_mode:
+    if any(as_ints(module.padding, 1)) or module.ceil_mode:
         return "padded or ceil-mode pooling is not supported"
-    if isinstance(module, nn.MaxPool2d):
-        if module.dilation not in (1, (1, 1)):
+    if isinstance(module, MAX_POOL_MODULES):
+        if any(d != 1 for d in as_ints(module.dilation, 1)):
             return "dilated max pooling is not supported"
         if module.return_indices:
             return "max pooling that returns indices is not a layer"
     return None
 
 
-def shape_layer(module: nn.AvgPool2d | nn.MaxPool2d | nn.Flatten, where: str) -> S.Layer:
-    """The spec layer of a torch AvgPool2d, MaxPool2d or Flatten (shared by conversion and
-    extraction)."""
+def shape_layer(module: nn.Module, where: str) -> S.Layer:
+    """The spec layer of a torch average or max pooling (1-D or 2-D) or Flatten (shared by
+    conversion and extraction)."""
     if isinstance(module, nn.Flatten):
         if module.start_dim != 1 or module.end_dim != -1:
             raise SpecError(f"{where}: only Flatten(1, -1) is supported")
@@ -82,14 +125,14 @@ def shape_layer(module: nn.AvgPool2d | nn.MaxPool2d | nn.Flatten, where: str) ->
     if problem:
         raise SpecError(f"{where}: {problem}")
     stride = module.stride if module.stride not in (None, (), []) else module.kernel_size
-    cls = S.MaxPool2d if isinstance(module, nn.MaxPool2d) else S.AvgPool2d
-    return cls(_pair(module.kernel_size), _pair(stride))
+    n = spatial_dims(module)
+    return _SPEC_OF[type(module)](as_ints(module.kernel_size, n), as_ints(stride, n))
 
 
 def _unsupported(name: str, module: nn.Module, why: str | None = None) -> ConfigError:
     reason = why or ADVICE.get(type(module)) or (
-        "not a layer the network spec describes (Conv2d, Linear, AvgPool2d, MaxPool2d, Flatten, "
-        "ReLU, ClippedReLU, QCFS, Dropout)")
+        "not a layer the network spec describes (Conv1d/2d, Linear, average or max pooling, "
+        "Flatten, ReLU, ClippedReLU, QCFS, Dropout)")
     return ConfigError(f"cannot convert layer {name!r} ({type(module).__name__}): {reason}")
 
 
@@ -123,8 +166,8 @@ def read_chain(model: nn.Module) -> LayerChain:
     for name, m in layers:
         if isinstance(m, _IGNORED):
             continue
-        if isinstance(m, nn.Conv2d):
-            if m.groups != 1 or m.dilation != (1, 1) or isinstance(m.padding, str) \
+        if isinstance(m, CONV_MODULES):
+            if m.groups != 1 or any(d != 1 for d in m.dilation) or isinstance(m.padding, str) \
                     or m.padding_mode != "zeros":
                 raise _unsupported(name, m, "only groups=1, dilation=1 and numeric zero padding")
             stages.append(WeightedStage(name, m))
@@ -132,16 +175,16 @@ def read_chain(model: nn.Module) -> LayerChain:
             stages.append(WeightedStage(name, m))
         elif isinstance(m, ACTIVATIONS):
             if not stages or stages[-1].activation is not None or any(
-                    not isinstance(p, nn.MaxPool2d) for _, p in stages[-1].after):
+                    not isinstance(p, MAX_POOL_MODULES) for _, p in stages[-1].after):
                 raise _unsupported(name, m, "an activation must follow a Conv2d or Linear layer "
                                             "directly or through max pooling (average pooling "
                                             "goes after the activation)")
             stages[-1].activation, stages[-1].activation_name = m, name
-        elif isinstance(m, (nn.AvgPool2d, nn.MaxPool2d, nn.Flatten)):
+        elif isinstance(m, (*POOL_MODULES, nn.Flatten)):
             problem = None if isinstance(m, nn.Flatten) else pool_problem(m)
             if problem:
                 raise _unsupported(name, m, problem)
-            if stages and stages[-1].activation is None and not isinstance(m, nn.MaxPool2d):
+            if stages and stages[-1].activation is None and not isinstance(m, MAX_POOL_MODULES):
                 raise _unsupported(name, m, "average pooling or flattening between a weighted "
                                             "layer and its activation cannot be expressed with "
                                             "spikes (max pooling can: it commutes with the "
@@ -150,7 +193,7 @@ def read_chain(model: nn.Module) -> LayerChain:
         else:
             raise _unsupported(name, m)
     if not stages:
-        raise ConfigError("cannot convert: the model has no Conv2d or Linear layer")
+        raise ConfigError("cannot convert: the model has no Conv1d, Conv2d or Linear layer")
     if stages[-1].activation is not None:
         raise _unsupported(stages[-1].activation_name, stages[-1].activation,
                            "the output layer must not have an activation (its output are the "

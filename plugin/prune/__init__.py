@@ -49,8 +49,10 @@ __all__ = ["ALIVE", "ALLOCATIONS", "DEFAULT_EPOCHS", "DEFAULT_LR", "MAGNITUDE_SC
 
 
 def prunable(model: nn.Module) -> list[tuple[str, nn.Module]]:
-    """Every Conv2d and Linear layer (the synapses); batch norm and neurons are never pruned."""
-    return [(n, m) for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    """Every convolution and Linear layer (the synapses); batch norm and neurons are never
+    pruned."""
+    return [(n, m) for n, m in model.named_modules()
+            if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Linear))]
 
 
 @dataclass

@@ -56,7 +56,7 @@ def _init_weights(model: nn.Module) -> None:
     """He initialisation for ReLU-family networks without batch norm; torch's default
     (uniform, a=sqrt(5)) starts deep plain CNNs on a long plateau."""
     for m in model.modules():
-        if isinstance(m, (nn.Conv2d, nn.Linear)):
+        if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Linear)):
             nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
@@ -115,6 +115,33 @@ def _features(n: _Namer, shape: tuple[int, ...], cfg: Sequence, activation: str,
                 n.add("drop", nn.Dropout(dropout))
             c = int(item)
     return c, h, w
+
+
+@register_model("signal_cnn", default_input_shape=(1, 64))
+def signal_cnn(num_classes: int = 10, input_shape: Sequence[int] = (1, 64),
+               channels: Sequence[int] = (16, 32), kernel_size: int = 5, pool: str = "avg",
+               hidden: Sequence[int] = (64,), activation: str = "relu",
+               activation_args: dict | None = None, dropout: float = 0.0) -> nn.Module:
+    """A 1-D CNN for (C, L) signals: per channel width a convolution and a pooling by 2."""
+    shape = tuple(int(d) for d in input_shape)
+    if len(shape) != 2 or min(shape) < 1:
+        raise ConfigError(f"signal_cnn: input_shape must be (C, L), got {shape}")
+    if pool not in ("avg", "max"):
+        raise ConfigError(f"signal_cnn: pool must be 'avg' or 'max', got {pool!r}")
+    c, length = shape
+    n = _Namer()
+    for width in (int(w) for w in channels):
+        if length < 2:
+            raise ConfigError(f"signal_cnn: input_shape {shape} is too short for "
+                              f"{len(channels)} poolings by 2")
+        n.add("conv", nn.Conv1d(c, width, kernel_size, padding=kernel_size // 2))
+        n.add("act", _act(activation, activation_args))
+        n.add("pool", nn.AvgPool1d(2) if pool == "avg" else nn.MaxPool1d(2))
+        length = (length + 2 * (kernel_size // 2) - kernel_size + 1) // 2
+        c = width
+    n.add("flatten", nn.Flatten())
+    _classifier(n, c * length, hidden, num_classes, activation, activation_args, False, dropout)
+    return n.sequential()
 
 
 @register_model("small_cnn", default_input_shape=(1, 8, 8))
