@@ -17,14 +17,16 @@ declared step ``dt`` (``metadata["dt"]``, default 1e-4, snnTorch's):
     threshold                     v_threshold (strict: fires when v > v_threshold)
     reset "zero"                  v_reset = 0
     amplitude                     a Scale node after the neuron
-    Linear / Conv2d, AvgPool2d    Affine (Linear: no bias) / Conv2d, AvgPool2d
+    Linear / Conv1d / Conv2d      Affine (Linear: no bias) / Conv1d / Conv2d
+    AvgPool2d                     AvgPool2d
     Flatten                       Flatten(start_dim=0), the batch not counted
 
 Exact through NIR: the above. Refused unless exported with ``strict=False`` (then approximated
 for other tools, with an ``NIRApproximationWarning``, and restored exactly by leanspike from the
 node metadata): reset "subtract" and "none" (NIR resets to v_reset), a nonzero v_init (NIR has
 no initial state), max pooling (NIR has none: SumPool2d). Refused always: a layer mixing leak 1
-with decaying neurons, a current-based neuron without membrane decay.
+with decaying neurons, a current-based neuron without membrane decay, 1-D pooling (NIR has no
+such node).
 """
 
 from __future__ import annotations

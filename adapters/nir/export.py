@@ -30,11 +30,14 @@ from leanspike.adapters.nir.dynamics import DEFAULT_DT, tau_of
 from leanspike.errors import ConfigError, SpecError
 from leanspike.spec import (
     LIF,
+    AvgPool1d,
     AvgPool2d,
+    Conv1d,
     Conv2d,
     Flatten,
     Integrator,
     Linear,
+    MaxPool1d,
     MaxPool2d,
     NetworkSpec,
 )
@@ -104,6 +107,14 @@ class _Exporter:
                 node = nir.Linear(weight=weight)
             else:
                 node = nir.Affine(weight=weight, bias=layer.bias.detach().cpu().numpy())
+        elif isinstance(layer, Conv1d):
+            if layer.bias is None:
+                meta["no_bias"] = True
+            bias = (np.zeros(weight.shape[0], dtype=weight.dtype) if layer.bias is None
+                    else layer.bias.detach().cpu().numpy())
+            node = nir.Conv1d(input_shape=int(in_shape[1]), weight=weight,
+                              stride=int(layer.stride[0]), padding=int(layer.padding[0]),
+                              dilation=1, groups=1, bias=bias)
         else:
             if weight.shape[2] != weight.shape[3]:
                 raise SpecError(f"layers[{i}] (Conv2d).weight: kernel {tuple(weight.shape[2:])} "
@@ -176,7 +187,7 @@ class _Exporter:
         shape = tuple(spec.input_shape)
         for i, layer in enumerate(spec.layers):
             name = f"layer{i}"
-            if isinstance(layer, (Linear, Conv2d)):
+            if isinstance(layer, (Linear, Conv1d, Conv2d)):
                 nodes[name] = self.weighted(i, layer, shape)
                 nodes[f"{name}_neuron"] = self.neuron(i, layer, shapes[i])
                 amplitude = getattr(layer.neuron, "amplitude", 1.0)
@@ -194,12 +205,18 @@ class _Exporter:
                     nodes[name] = nir.SumPool2d(**args, metadata={META: {"layer": "MaxPool2d"}})
                 else:
                     nodes[name] = nir.AvgPool2d(**args)
+            elif isinstance(layer, (AvgPool1d, MaxPool1d)):
+                raise SpecError(f"layers[{i}] ({type(layer).__name__}): nir {nir.__version__} "
+                                f"has no 1-D pooling node (only AvgPool2d and SumPool2d); pool "
+                                f"with a strided Conv1d, or keep the network in leanspike's "
+                                f"own format")
             elif isinstance(layer, Flatten):
                 nodes[name] = nir.Flatten(input_type={"input": np.array(shape)}, start_dim=0,
                                           end_dim=-1)
             else:
                 raise SpecError(f"layers[{i}] ({type(layer).__name__}): no NIR mapping in this "
-                                f"leanspike yet (Linear, Conv2d, AvgPool2d, MaxPool2d, Flatten)")
+                                f"leanspike yet (Linear, Conv1d, Conv2d, AvgPool2d, MaxPool2d, "
+                                f"Flatten)")
             shape = shapes[i]
         nodes["output"] = nir.Output(output_type={"output": np.array(shape)})
         names = list(nodes)

@@ -1,13 +1,13 @@
 """A ``nir.NIRGraph`` as a network spec, under NIR's equations (``dynamics``).
 
 The graph must be a chain from its Input node to its Output node (how snnTorch, Norse and
-Sinabs write feed-forward networks): Affine/Linear or Conv2d, each followed by its neuron (IF,
-LIF, CubaLIF; the last may instead be LI, I or CubaLI, the integrating output), with AvgPool2d,
-SumPool2d, Flatten and Scale between. A neuron's input gain and constant drive (``v_leak``)
-go into the weights and bias of the layer before it; a SumPool2d is an AvgPool2d whose window
-size goes into the next weighted layer; a Scale after a neuron is its spike amplitude, elsewhere
-a factor of the next weights. A node with no spec equivalent (a recurrent subgraph, Delay,
-Threshold, Conv1d, a nonzero v_reset, dilation or groups) is refused by name.
+Sinabs write feed-forward networks): Affine/Linear, Conv1d or Conv2d, each followed by its
+neuron (IF, LIF, CubaLIF; the last may instead be LI, I or CubaLI, the integrating output),
+with AvgPool2d, SumPool2d, Flatten and Scale between. A neuron's input gain and constant drive
+(``v_leak``) go into the weights and bias of the layer before it; a SumPool2d is an AvgPool2d
+whose window size goes into the next weighted layer; a Scale after a neuron is its spike
+amplitude, elsewhere a factor of the next weights. A node with no spec equivalent (a recurrent
+subgraph, Delay, Threshold, a nonzero v_reset, dilation or groups) is refused by name.
 
 The step ``dt``: the argument, else the graph's ``metadata["dt"]`` (leanspike writes it), else
 the one its neurons imply under the unit-gain convention of snnTorch's exporter (r = tau/dt);
@@ -32,6 +32,7 @@ from leanspike.errors import ConfigError, SpecError
 from leanspike.spec import (
     LIF,
     AvgPool2d,
+    Conv1d,
     Conv2d,
     Flatten,
     Integrator,
@@ -43,8 +44,8 @@ from leanspike.spec import (
 DEFAULT_TIMESTEPS = 1  # leanspike's target latency; a foreign graph does not say its T
 NEURONS = (nir.IF, nir.LIF, nir.CubaLIF, nir.I, nir.LI, nir.CubaLI)
 INTEGRATORS = (nir.I, nir.LI, nir.CubaLI)
-SUPPORTED = ("Input", "Output", "Affine", "Linear", "Conv2d", "AvgPool2d", "SumPool2d", "Flatten",
-             "Scale", *(c.__name__ for c in NEURONS))
+SUPPORTED = ("Input", "Output", "Affine", "Linear", "Conv1d", "Conv2d", "AvgPool2d", "SumPool2d",
+             "Flatten", "Scale", *(c.__name__ for c in NEURONS))
 
 
 def _where(name: str, node) -> str:
@@ -275,11 +276,11 @@ class _Reader:
                         if isinstance(node, nir.Affine) else None)
                 self.layers.append(Linear(self.take_factor(w), bias, self.mask(meta)))
                 shape, self.pending_neuron = (w.shape[0],), True
-            elif isinstance(node, nir.Conv2d):
+            elif isinstance(node, (nir.Conv1d, nir.Conv2d)):
                 self.expect_neuron_done(name, node)
                 layer = self.conv(name, node, shape, meta)
                 self.layers.append(layer)
-                shape, self.pending_neuron = Conv2d_out(layer, shape), True
+                shape, self.pending_neuron = conv_out(layer, shape), True
             elif isinstance(node, NEURONS):
                 if not self.pending_neuron:
                     raise SpecError(f"{where}: a neuron must follow a weighted layer (Affine, "
@@ -306,9 +307,8 @@ class _Reader:
                 shape = (shape[0], *((shape[d + 1] - layer.kernel_size[d]) // layer.stride[d] + 1
                                      for d in (0, 1)))
             elif isinstance(node, nir.Flatten):
-                if len(shape) != 3 or node.end_dim not in (-1, len(shape) - 1) or \
-                        node.start_dim not in (0, 1):
-                    raise SpecError(f"{where}: only flattening a whole (C, H, W) input is "
+                if node.end_dim not in (-1, len(shape) - 1) or node.start_dim not in (0, 1):
+                    raise SpecError(f"{where}: only flattening a whole input is "
                                     f"supported (start_dim 0, end_dim -1), got start_dim "
                                     f"{node.start_dim}, end_dim {node.end_dim} of {shape}")
                 self.layers.append(Flatten())
@@ -352,30 +352,33 @@ class _Reader:
             return None
         return torch.from_numpy(np.ascontiguousarray(meta["mask"]).copy())
 
-    def conv(self, name: str, node: nir.Conv2d, shape, meta: dict) -> Conv2d:
+    def conv(self, name: str, node, shape, meta: dict) -> Conv1d | Conv2d:
+        """A NIR Conv1d or Conv2d as the spec's layer of the same dimensions."""
         where = _where(name, node)
+        n = 1 if isinstance(node, nir.Conv1d) else 2
         w = torch.from_numpy(np.ascontiguousarray(node.weight).copy())
-        if len(shape) != 3 or w.dim() != 4 or w.shape[1] != shape[0]:
+        if len(shape) != n + 1 or w.dim() != n + 2 or w.shape[1] != shape[0]:
             raise SpecError(f"{where}: weight {tuple(w.shape)} does not take the previous "
                             f"node's output {shape}")
-        pair = lambda v: tuple(int(x) for x in np.broadcast_to(np.asarray(v), (2,)))  # noqa: E731
-        if pair(node.dilation) != (1, 1) or int(node.groups) != 1:
-            raise SpecError(f"{where}: dilation {pair(node.dilation)} and groups {node.groups} "
+        ints = lambda v: tuple(int(x) for x in np.broadcast_to(np.asarray(v), (n,)))  # noqa: E731
+        if ints(node.dilation) != (1,) * n or int(node.groups) != 1:
+            raise SpecError(f"{where}: dilation {ints(node.dilation)} and groups {node.groups} "
                             f"are not in the spec (1 and 1 only)")
-        stride, padding = pair(node.stride), node.padding
+        stride, padding = ints(node.stride), node.padding
         if isinstance(padding, str):
             if padding == "valid":
-                padding = (0, 0)
-            elif stride == (1, 1) and all(k % 2 for k in w.shape[2:]):
-                padding = (w.shape[2] // 2, w.shape[3] // 2)
+                padding = (0,) * n
+            elif stride == (1,) * n and all(k % 2 for k in w.shape[2:]):
+                padding = tuple(k // 2 for k in w.shape[2:])
             else:
                 raise SpecError(f"{where}: padding 'same' with an even kernel or a stride is "
                                 f"asymmetric; the spec pads symmetrically")
         bias = torch.from_numpy(np.ascontiguousarray(node.bias).copy())
         if meta.get("no_bias") and not bool(bias.any()):
             bias = None
-        return Conv2d(self.take_factor(w), bias, self.mask(meta), None, stride=stride,
-                      padding=pair(padding))
+        cls = Conv1d if n == 1 else Conv2d
+        return cls(self.take_factor(w), bias, self.mask(meta), None, stride=stride,
+                   padding=ints(padding))
 
     def pool(self, name: str, node, shape, meta: dict):
         where = _where(name, node)
@@ -392,10 +395,10 @@ class _Reader:
         return AvgPool2d(kernel, stride)
 
 
-def Conv2d_out(layer: Conv2d, shape) -> tuple[int, ...]:  # noqa: N802
-    kh, kw = layer.weight.shape[2:]
-    return (layer.weight.shape[0], *((shape[d + 1] + 2 * layer.padding[d] - (kh, kw)[d])
-                                     // layer.stride[d] + 1 for d in (0, 1)))
+def conv_out(layer: Conv1d | Conv2d, shape) -> tuple[int, ...]:
+    kernel = layer.weight.shape[2:]
+    return (layer.weight.shape[0], *((shape[d + 1] + 2 * layer.padding[d] - kernel[d])
+                                     // layer.stride[d] + 1 for d in range(len(kernel))))
 
 
 def from_nir(graph: nir.NIRGraph, *, dt: float | None = None,

@@ -124,11 +124,21 @@ def test_refused_always(nir_spec):
         to_nir(spec)
 
 
-def test_a_layer_without_a_nir_mapping_is_named():
+def test_a_1d_network_round_trips_and_1d_pooling_is_named(make_signal_spec, tmp_path):
+    """Conv1d is NIR's Conv1d, bit for bit and by spikes; NIR has no 1-D pooling node."""
     from leanspike import spec as S
 
-    spec = S.NetworkSpec((1, 8), [
-        S.Conv1d(torch.ones(2, 1, 3), None, None, S.LIF(reset="zero")), S.Flatten(),
-        S.Linear(torch.ones(3, 12), None, None, S.Integrator())], timesteps=1)
-    with pytest.raises(SpecError, match=r"layers\[0\] \(Conv1d\): no NIR mapping"):
-        to_nir(spec)
+    g = torch.Generator().manual_seed(0)
+    spec = S.NetworkSpec((2, 16), [
+        S.Conv1d(torch.randn(4, 2, 3, generator=g), torch.randn(4, generator=g) * 0.1, None,
+                 S.LIF(threshold=0.5, leak=0.875, reset="zero"), stride=(2,), padding=(1,)),
+        S.Flatten(),
+        S.Linear(torch.randn(3, 32, generator=g), None, None, S.Integrator())], timesteps=3)
+    path = write_nir(spec, tmp_path / "signal.nir")
+    kinds = [type(n).__name__ for _, n in chain(nir.read(path))]
+    assert kinds == ["Input", "Conv1d", "LIF", "Flatten", "Linear", "I", "Output"]
+    back = read_nir(path)
+    assert back.identical(spec)
+    _same_behaviour(spec, back, _inputs(spec))
+    with pytest.raises(SpecError, match=r"layers\[1\] \(AvgPool1d\): nir .* no 1-D pooling"):
+        to_nir(make_signal_spec(reset="zero"), strict=False)
