@@ -35,8 +35,8 @@ The two agree on a layer's ACs when every input neuron has the same live fan-out
 takes the mean rate where the count weighs each neuron's spikes by its own fan-out (pruned
 layers, padded borders). After s x s average pooling the estimate feeds the layer the pooled
 map, at the rate of the spikes before the pool, while the stages deliver each of those s*s
-times more spikes through the folded synapses: up to s*s times the estimate, less the padded
-border. For the first layer the estimate counts F_1 once per inference whatever the input
+times more spikes through the folded synapses: about s*s times the estimate (less at padded
+borders, more where pruning kept the synapses of the busier neurons). For the first layer the estimate counts F_1 once per inference whatever the input
 (every live weight at every output position, padding taps included); the count is T times
 the live synapses that the non-zero inputs reach (F_1 times T for a Linear first layer and
 an input with no zero).
