@@ -36,10 +36,10 @@ takes the mean rate where the count weighs each neuron's spikes by its own fan-o
 layers, padded borders). After s x s average pooling the estimate feeds the layer the pooled
 map, at the rate of the spikes before the pool, while the stages deliver each of those s*s
 times more spikes through the folded synapses: about s*s times the estimate (less at padded
-borders, more where pruning kept the synapses of the busier neurons). For the first layer the estimate counts F_1 once per inference whatever the input
-(every live weight at every output position, padding taps included); the count is T times
-the live synapses that the non-zero inputs reach (F_1 times T for a Linear first layer and
-an input with no zero).
+borders, more where pruning kept the synapses of the busier neurons). For the first layer the
+estimate counts F_1 once per inference whatever the input (every live weight at every output
+position, padding taps included); the count is T times the live synapses that the non-zero
+inputs reach (F_1 times T for a Linear first layer and an input with no zero).
 """
 
 from __future__ import annotations
@@ -193,7 +193,8 @@ def count_operations(spec: S.NetworkSpec, inputs: torch.Tensor,
                                   f"(got {sorted(spikes)})")
             feed = spikes[source].detach().cpu().to(torch.float64).sum(0)
         live = (stage.effective_weight() != 0).to(torch.float64)
-        ops = float(stage.synapse(feed, live).sum()) / batch
+        # in the stage's own shape: a 1-D layer's (C, L) is its stage's (C, 1, L)
+        ops = float(stage.synapse(feed.reshape(batch, *stage.input_shape), live).sum()) / batch
         out.stages.append(StageOperations(stage.layer_index, "AC" if k else "MAC", ops))
         if k:
             out.acs += ops

@@ -14,6 +14,8 @@ them.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -40,6 +42,18 @@ class Cast(nn.Module):
         return x.to(self.dtype)
 
 
+class Reshape(nn.Module):
+    """Each sample to ``shape``: into the stage's synapses (a flat vector for dense ones, a 1-D
+    layer's (C, L) as (C, 1, L) for its convolution) and back to the spec's shape after them."""
+
+    def __init__(self, shape: tuple[int, ...]):
+        super().__init__()
+        self.shape = tuple(shape)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.reshape(x.shape[0], *self.shape)
+
+
 def _synapses(stage: Stage, dtype: torch.dtype) -> nn.Module:
     weight = stage.effective_weight().to(dtype)
     # the bias is one per output channel (conv) or neuron (dense); pooling populations have none
@@ -59,14 +73,20 @@ def _synapses(stage: Stage, dtype: torch.dtype) -> nn.Module:
 
 
 def _neuron(stage: Stage, readout: bool) -> nn.Module:
+    """The stage's neurons, their parameters in the spec layer's shape."""
+    shape = stage.layer_shape
+
+    def shaped(value):
+        return value.reshape(shape) if isinstance(value, torch.Tensor) else value
+
     current = {"alpha": stage.current_leak} if stage.current_leak else {}
     if not stage.spiking:
         return (SpecSynapticIntegrator if current else SpecIntegrator)(
-            beta=stage.leak, v_init=stage.v_init, **current)
+            beta=shaped(stage.leak), v_init=shaped(stage.v_init), **current)
     # a spike is a 1, its amplitude is in the next stage; a spiking readout keeps its own
     return (SpecSynaptic if current else SpecLeaky)(
-        beta=stage.leak, threshold=stage.threshold, reset_mechanism=stage.reset,
-        amplitude=stage.amplitude if readout else 1.0, v_init=stage.v_init, **current)
+        beta=shaped(stage.leak), threshold=shaped(stage.threshold), reset_mechanism=stage.reset,
+        amplitude=stage.amplitude if readout else 1.0, v_init=shaped(stage.v_init), **current)
 
 
 def binary_network(source, *, registry=None, dtype: torch.dtype = torch.float64
@@ -78,14 +98,18 @@ def binary_network(source, *, registry=None, dtype: torch.dtype = torch.float64
     stages = to_stages(spec)
     layers: list[nn.Module] = []
     index: list[int] = []
+    shape = tuple(spec.input_shape)  # of each sample between the modules
     for k, stage in enumerate(stages):
         modules: list[nn.Module] = [Cast(dtype)]
-        if stage.kind == "dense" and len(stage.input_shape) > 1:
-            modules.append(nn.Flatten())
+        into = (math.prod(stage.input_shape),) if stage.kind == "dense" else stage.input_shape
+        if shape != tuple(into):
+            modules.append(Reshape(into))
         modules.append(_synapses(stage, dtype))
-        if stage.kind == "dense" and len(stage.output_shape) > 1:  # a conv folded into a matrix
-            modules.append(nn.Unflatten(1, stage.output_shape))
+        out = (math.prod(stage.output_shape),) if stage.kind == "dense" else stage.output_shape
+        if tuple(out) != tuple(stage.layer_shape):
+            modules.append(Reshape(stage.layer_shape))
         modules.append(_neuron(stage, readout=k == len(stages) - 1))
+        shape = tuple(stage.layer_shape)
         layers += modules
         index += [stage.layer_index] * len(modules)
     net = SpikingNetwork(layers, spec.input_shape, spec.timesteps, spec.metadata)

@@ -4,6 +4,7 @@ of ``leanspike.energy`` differs only by the conventions its docstring states."""
 
 import pytest
 import torch
+from torch.utils.data import TensorDataset
 
 import leanspike.adapters.neurobench as nb
 from leanspike import spec as S
@@ -48,15 +49,20 @@ def pruned(digits, tmp_path_factory):
     return result, reg
 
 
-def _specs(make_maxpool_spec):
-    return {"mlp": _mlp(), "pooled conv": _pooled_conv(),
-            "max pooling": make_maxpool_spec(timesteps=2)}
+def _cases(make_maxpool_spec, make_signal_spec, digits) -> dict:
+    """name -> (spec, a dataset of its inputs): digits for the 8x8 ones, random 1-D signals."""
+    g = torch.Generator().manual_seed(2)
+    signals = TensorDataset(torch.randn(64, 2, 24, generator=g) * 2,
+                            torch.randint(0, 3, (64,), generator=g))
+    return {"mlp": (_mlp(), digits.test), "pooled conv": (_pooled_conv(), digits.test),
+            "max pooling": (make_maxpool_spec(timesteps=2), digits.test),
+            "1-D": (make_signal_spec(timesteps=2), signals)}
 
 
 def test_the_binary_network_is_the_spec_with_binary_spikes_into_every_later_layer(
-        make_maxpool_spec, digits):
-    x = digits.test.tensors[0][:64]
-    for name, spec in _specs(make_maxpool_spec).items():
+        make_maxpool_spec, make_signal_spec, digits):
+    for name, (spec, data) in _cases(make_maxpool_spec, make_signal_spec, digits).items():
+        x = data.tensors[0][:64]
         net = binary_network(spec)
         synapses = [m for m in net.modules() if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d))]
         seen = {m: [] for m in synapses}
@@ -75,10 +81,11 @@ def test_the_binary_network_is_the_spec_with_binary_spikes_into_every_later_laye
         assert all(v <= {0.0, 1.0} for v in values[1:]), name
 
 
-def test_synaptic_operations_are_leanspikes_event_count(make_maxpool_spec, digits):
-    for name, spec in _specs(make_maxpool_spec).items():
-        verdict = nb.referee(spec, digits.test)["SynapticOperations"]
-        x = digits.test.tensors[0]
+def test_synaptic_operations_are_leanspikes_event_count(make_maxpool_spec, make_signal_spec,
+                                                        digits):
+    for name, (spec, data) in _cases(make_maxpool_spec, make_signal_spec, digits).items():
+        verdict = nb.referee(spec, data)["SynapticOperations"]
+        x = data.tensors[0]
         count = count_operations(spec, x, simulate(spec, x).spikes)  # the reference's spikes
         assert count.acs > 0 and count.macs > 0, name
         assert verdict["Effective_MACs"] == pytest.approx(count.macs, rel=1e-12), name
