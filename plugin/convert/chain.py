@@ -75,16 +75,22 @@ def _pair(v) -> tuple[int, int]:
     return as_ints(v, 2)
 
 
+def _spec_class(module: nn.Module) -> type:
+    """The spec layer class of a torch conv or pool (subclasses too: a parametrized Conv2d is
+    a Conv2d)."""
+    return next(spec for torch_cls, spec in _SPEC_OF.items() if isinstance(module, torch_cls))
+
+
 def spatial_dims(module: nn.Module) -> int:
     """1 for torch's 1-D convolutions and pools, 2 for the 2-D ones."""
-    return S.SPATIAL_DIMS[_SPEC_OF[type(module)]]
+    return S.SPATIAL_DIMS[_spec_class(module)]
 
 
 def spec_conv(module: nn.Conv1d | nn.Conv2d, weight, bias, mask, neuron
               ) -> S.Conv1d | S.Conv2d:
     """The spec layer of a torch convolution with the given tensors."""
     n = spatial_dims(module)
-    return _SPEC_OF[type(module)](weight, bias, mask, neuron, stride=as_ints(module.stride, n),
+    return _spec_class(module)(weight, bias, mask, neuron, stride=as_ints(module.stride, n),
                                   padding=as_ints(module.padding, n))
 
 
@@ -126,7 +132,7 @@ def shape_layer(module: nn.Module, where: str) -> S.Layer:
         raise SpecError(f"{where}: {problem}")
     stride = module.stride if module.stride not in (None, (), []) else module.kernel_size
     n = spatial_dims(module)
-    return _SPEC_OF[type(module)](as_ints(module.kernel_size, n), as_ints(stride, n))
+    return _spec_class(module)(as_ints(module.kernel_size, n), as_ints(stride, n))
 
 
 def _unsupported(name: str, module: nn.Module, why: str | None = None) -> ConfigError:

@@ -111,3 +111,54 @@ def snap_to_fixed_point(spec: S.NetworkSpec, calibration: torch.Tensor | None = 
     snapped = dataclasses.replace(spec, layers=layers, metadata=metadata)
     S.validate(snapped)
     return snapped, fixed
+
+
+@dataclasses.dataclass(eq=False)
+class WeightGrid:
+    """The Loihi weight grid of one weighted spec layer, in the spec's own units, as
+    ``snap_to_fixed_point`` would put it: an 8-bit mantissa m (-128..127) per weight,
+    w = m * 2 * unit / factor, with ``unit = max(max|w * factor| / 254, floor)``. ``factor`` is
+    what the hardware stage multiplies the spec weights by (the previous layer's amplitude,
+    folded average pools, the first layer's input step); ``floor`` is the coarsest unit the
+    layer's thresholds (17 bits) and biases (13 bits) allow. Quantisation-aware training
+    keeps the weights on this grid while it learns."""
+
+    layer_index: int
+    factor: torch.Tensor   # float64, broadcastable to the layer's weight
+    floor: float
+
+    def unit(self, weight: torch.Tensor) -> torch.Tensor:
+        w_max = (weight.detach().to(torch.float64) * self.factor.to(weight.device)).abs().max()
+        return torch.clamp(w_max / (2 * fx.WEIGHT_MANT_MAX), min=self.floor)
+
+    def mantissas(self, weight: torch.Tensor) -> torch.Tensor:
+        """The integer mantissas the chip would store for ``weight`` (float64)."""
+        step = 2 * self.unit(weight) / self.factor.to(weight.device)
+        return torch.round(weight.detach().to(torch.float64) / step).clamp(
+            -fx.WEIGHT_MANT_MAX - 1, fx.WEIGHT_MANT_MAX)
+
+    def on_grid(self, weight: torch.Tensor) -> torch.Tensor:
+        """``weight`` moved to the nearest grid point (same dtype)."""
+        step = 2 * self.unit(weight) / self.factor.to(weight.device)
+        return (self.mantissas(weight) * step).to(weight.dtype)
+
+
+def weight_grids(spec: S.NetworkSpec, calibration: torch.Tensor | None = None, *,
+                 input_range: float | None = None, input_bits: int = 8) -> dict[int, WeightGrid]:
+    """Per weighted spec layer, the grid its weights land on in Loihi fixed point (see
+    ``WeightGrid``); the calibration inputs choose the input encoding, as in ``quantize``."""
+    stages = [st for st in to_stages(spec) if st.layer_index in dict(spec.weighted_layers())]
+    encoding = fx.input_encoding(calibration, stages[0].input_shape, input_bits, input_range)
+    grids, amplitude = {}, 1.0
+    for k, (i, layer) in enumerate(spec.weighted_layers()):
+        stage = stages[k]
+        if k == 0:
+            stage = fx._encoded_first_stage(stage, encoding)
+        th = stage.threshold
+        bias = stage.bias + (stage.leak * stage.v_init if spec.timesteps == 1 else 0.0)
+        floor = max(float(th.max()) / fx.VTH_MANT_MAX if th is not None else 0.0,
+                    float(bias.abs().max()) / fx.BIAS_MANT_MAX)
+        factor = _weight_factor(spec, i, amplitude, encoding if k == 0 else None)
+        grids[i] = WeightGrid(i, torch.as_tensor(factor, dtype=torch.float64), floor)
+        amplitude = float(layer.neuron.amplitude) if isinstance(layer.neuron, S.LIF) else 1.0
+    return grids
