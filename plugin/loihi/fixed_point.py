@@ -349,12 +349,10 @@ def quantize_stage(stage: Stage, max_weight_exp: int = 0, timesteps: int = 2
                           f"4096/4096, beyond Loihi's 12-bit dv (max leak step 4095/4096)")
     du = NO_MEMORY
     if stage.current_leak:
-        du = int(round((1 << DECAY_BITS) * (1.0 - stage.current_leak)))
-        if not 1 <= du < NO_MEMORY:
-            raise ConfigError(f"layers[{stage.layer_index}]: current_leak "
-                              f"{stage.current_leak} needs a current decay du of {du}/4096, "
-                              f"outside Loihi's 1..4095 (current_leak 1/4096 .. 4095/4096); "
-                              f"use current_leak 0 for a current without memory")
+        # the nearest decay Loihi has (du 1..4095: current_leak 1/4096 .. 4095/4096); a current
+        # that never decays (snnTorch's alpha trained up to its clamp at 1) saturates at 4095/4096
+        du = min(max(int(round((1 << DECAY_BITS) * (1.0 - stage.current_leak))), 1),
+                 NO_MEMORY - 1)
     fs = FixedStage(stage=stage, weight=weight, weight_exp=exp, vth=vth, bias_mant=bias_mant,
                     v_init=v_init, dv=dv, unit=unit, du=du)
     report = StageQuantisation(stage.layer_index, unit, exp, rmse, th_err, vth_range,

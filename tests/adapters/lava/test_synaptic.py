@@ -10,7 +10,6 @@ import pytest
 import torch
 
 from leanspike import spec as S
-from leanspike.errors import ConfigError
 from leanspike.loihi import emulate_fixed, quantize, to_stages
 from leanspike.loihi import fixed_point as fx
 from leanspike.loihi.backends import LAVA_BACKENDS
@@ -125,12 +124,10 @@ def test_netx_says_a_biased_current_is_approximated_at_t2(make_conv_spec, tmp_pa
         write_netx(net, tmp_path / "t2.net")
 
 
-def test_a_current_decay_finer_than_loihis_grid_is_refused():
+def test_a_current_decay_off_loihis_grid_saturates_to_the_nearest():
     spec = S.NetworkSpec((4,), [S.Linear(torch.ones(3, 4), None, None,
                                          S.LIF(current_leak=1e-5)),
                                 S.Linear(torch.ones(2, 3), None, None, S.Integrator())], 2)
-    with pytest.raises(ConfigError, match=r"layers\[0\].*current_leak.*du"):
-        quantize(to_stages(spec), input_range=1.0, timesteps=2)
-    spec.layers[0].neuron.current_leak = 1.0  # a current that never decays: du 0
-    with pytest.raises(ConfigError, match=r"layers\[0\].*current_leak 1.0 needs.*du of 0"):
-        quantize(to_stages(spec), input_range=1.0, timesteps=2)
+    assert quantize(to_stages(spec), input_range=1.0, timesteps=2).stages[0].du == 4095
+    spec.layers[0].neuron.current_leak = 1.0  # a current that never decays: du would be 0
+    assert quantize(to_stages(spec), input_range=1.0, timesteps=2).stages[0].du == 1
