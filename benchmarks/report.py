@@ -398,6 +398,42 @@ def _arrays(doc: dict) -> str:
             f"is where Lava and the float twin part" + _load(doc) + ".\n\n" + table)
 
 
+QAT_COLUMNS = (("float", "float"), ("snapped", "fixed, as trained"),
+               ("snapped_agreement", "decisions kept"), ("control", "fixed, float fine-tune"),
+               ("qat", "fixed, grid fine-tune"), ("qat_agreement", "decisions kept (grid)"))
+
+
+def _qat(doc: dict) -> str:
+    """One row per T: medians over seeds; the gap columns are fixed minus float, in points."""
+    recs, st = doc["records"], doc["settings"]
+    rows = []
+    for T in sorted({r["T"] for r in recs}, reverse=True):
+        mine = [r for r in recs if r["T"] == T]
+        cells = [f"{median([r[k] for r in mine]):.4f}" if "agreement" not in k else
+                 f"{median([r[k] for r in mine]):.2%}" for k, _ in QAT_COLUMNS]
+        gaps = [f"{100 * median([r[k] - r['float'] for r in mine]):+.2f}"
+                for k in ("snapped", "qat")]
+        lava = (f"{min(r['qat_lava_agreement'] for r in mine):.2%}"
+                if all("qat_lava_agreement" in r for r in mine) else "-")
+        rows.append([f"T={T}", *cells, *gaps, lava])
+    table = format_table(["", *(label for _, label in QAT_COLUMNS), "gap as trained (points)",
+                          "gap after grid fine-tune (points)", "Lava = twin (grid)"], rows,
+                         markdown=True)
+    return (f"{doc['arch']} on {doc['dataset']}, test accuracy, median of {doc['seeds']} seeds. "
+            f"Per seed a `leanspike pipeline` run trains the ANN ({st['ann_epochs']} epochs), "
+            f"converts it at T=2 (datta, {st['finetune_epochs']} fine-tuning epochs) and "
+            f"retrains it to T=1 (IIR, {st['retrain_epochs']} epochs); each network is then "
+            f"deployed in Loihi 2 fixed point ({doc['input_bits']}-bit graded input, the grey "
+            f"levels encoded exactly; accuracy of the bit-exact emulation on the whole test "
+            f"set): as trained (snapped), after fine-tuning onto the 8-bit weight grid layer "
+            f"by layer ({st['epochs_per_layer']} epochs per layer, {st['final_epochs']} more "
+            f"at the end, straight-through gradients: `fine_tune_fixed_point`), and, as a "
+            f"control, after as many epochs of plain float fine-tuning. Decisions kept: test "
+            f"samples whose fixed-point prediction equals the float network's. Lava = twin: "
+            f"the grid-trained network on Lava (`lava-fixed`) agreeing with its snnTorch twin "
+            f"(worst seed)" + _load(doc) + ".\n\n" + table)
+
+
 def _load(doc: dict) -> str:
     load = doc.get("load_average")
     return "" if load is None else (f"; 1-minute load average {load['start']:.1f} at the start, "
@@ -424,7 +460,8 @@ RENDERERS = {"ann_digits": ("ANN baselines (digits)", _ann_digits),
              "maxpool_hop": ("Max pooling on Lava: the pooling population's hop", _maxpool_hop),
              "adoption": ("Users' snnTorch models through every stage", _adoption),
              "mnist5k": ("MNIST subset (mnist5k)", _mnist5k),
-             "arrays": ("Tables and 1-D signals (your own arrays)", _arrays)}
+             "arrays": ("Tables and 1-D signals (your own arrays)", _arrays),
+             "qat": ("Fixed point in the training loop", _qat)}
 
 
 def render() -> str:
@@ -435,6 +472,8 @@ def render() -> str:
     for path in sorted(RESULTS.glob("*.json")):
         doc = json.loads(path.read_text())
         title, render_fn = RENDERERS.get(doc["benchmark"], (doc["benchmark"], None))
+        if doc["benchmark"] == "qat":  # one section per dataset
+            title = f"{title} ({doc['dataset']})"
         m = doc["machine"]
         threads = m["torch_threads"]
         jobs = doc.get("jobs", 1)
