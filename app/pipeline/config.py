@@ -60,6 +60,16 @@ class PruneConfig:
 
 
 @dataclass
+class FixedPointConfig:
+    """Fine-tuning onto Loihi 2's weight grid before deployment (``fine_tune_fixed_point``),
+    layer by layer; ``epochs_per_layer`` 0 skips the stage."""
+
+    epochs_per_layer: int = 0
+    final_epochs: int = 2
+    lr: float = 3e-4
+
+
+@dataclass
 class DeployConfig:
     backend: str = "lava-fixed"     # per-layer Lava processes, Loihi 2 fixed point
     input_bits: int = 8
@@ -79,6 +89,7 @@ class PipelineConfig:
     convert: ConvertConfig = field(default_factory=ConvertConfig)
     retrain: RetrainConfig = field(default_factory=RetrainConfig)
     prune: PruneConfig = field(default_factory=PruneConfig)
+    fixed_point: FixedPointConfig = field(default_factory=FixedPointConfig)
     deploy: DeployConfig = field(default_factory=DeployConfig)
 
     @property

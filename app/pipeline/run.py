@@ -22,7 +22,15 @@ from pathlib import Path
 import torch
 
 from leanspike import __version__
-from leanspike.adapters.snntorch import convert, evaluate_snn, prune, retrain, to_snntorch
+from leanspike.adapters.snntorch import (
+    convert,
+    evaluate_snn,
+    prune,
+    retrain,
+    to_snntorch,
+    to_spec,
+)
+from leanspike.adapters.snntorch.quantisation import fine_tune_fixed_point
 from leanspike.app.pipeline.config import PipelineConfig
 from leanspike.data import load_dataset
 from leanspike.energy import estimate
@@ -215,19 +223,39 @@ def run_pipeline(config: PipelineConfig, registry, *, progress: bool = True,
                                pruned_entry, reused))
 
     x_train, _ = _stack(splits.train)
+    to_deploy = pruned_entry
+    if c.fixed_point.epochs_per_layer > 0:
+        def compute_on_grid():
+            r = fine_tune_fixed_point(registry.load(pruned_entry), splits.train, splits.test,
+                                      epochs_per_layer=c.fixed_point.epochs_per_layer,
+                                      final_epochs=c.fixed_point.final_epochs,
+                                      lr=c.fixed_point.lr, input_bits=c.deploy.input_bits,
+                                      calibration=x_train, seed=c.seed, device=c.device,
+                                      progress=progress)
+            spec = to_spec(r.network)
+            return (spec, {**_snn_metrics(spec, splits, c.device),
+                           "float_accuracy_before": r.float_accuracy,
+                           "fixed_accuracy_before": r.fixed_accuracy_before,
+                           "fixed_accuracy": r.fixed_accuracy},
+                    {"dataset": c.dataset, "phases": r.phases})
+
+        to_deploy, reused = memo.run("fixed-point-trained", dict(c.fixed_point.__dict__),
+                                     pruned_entry, compute_on_grid)
+        records.append(_snn_record("on the weight grid (fine-tuned)", to_deploy, reused))
 
     def compute_quantised():
-        snapped, fixed = snap_to_fixed_point(registry.load(pruned_entry), x_train,
+        snapped, fixed = snap_to_fixed_point(registry.load(to_deploy), x_train,
                                              input_bits=c.deploy.input_bits)
         return (snapped, _snn_metrics(snapped, splits, c.device),
                 {"dataset": c.dataset, "quantisation": [r.as_dict() for r in fixed.report],
                  "input_encoding": fixed.encoding.as_dict()})
 
     quantised, reused = memo.run("quantised", {"input_bits": c.deploy.input_bits},
-                                 pruned_entry, compute_quantised)
+                                 to_deploy, compute_quantised)
     records.append(_snn_record("Loihi 2 fixed point (snnTorch twin)", quantised, reused))
 
     def compute_deployed():
+        # agreement with the float network as pruned, before any fixed-point work
         return _deploy(registry.load(quantised), registry.load(pruned_entry), splits, x_train,
                        c, log)
 
