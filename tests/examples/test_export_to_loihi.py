@@ -6,9 +6,8 @@ import pytest
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "export_to_loihi.py"
 
-pytestmark = pytest.mark.lava
 
-
+@pytest.mark.lava
 def test_registry_entry_becomes_a_netx_file_that_lava_dl_reproduces(tmp_path, capsys):
     path, same = runpy.run_path(str(EXAMPLE))["main"](
         ["--registry", str(tmp_path / "reg"), "--out", str(tmp_path / "out"), "--epochs", "3",
@@ -19,7 +18,7 @@ def test_registry_entry_becomes_a_netx_file_that_lava_dl_reproduces(tmp_path, ca
     assert "wrote" in capsys.readouterr().out
 
 
-def test_unknown_reference_is_a_clear_error(tmp_path):
+def test_unknown_reference_is_a_clear_error(tmp_path):  # needs no Lava: runs in .venv-modern too
     from leanspike.errors import LeanspikeError
 
     with pytest.raises(LeanspikeError, match="nope"):
