@@ -12,6 +12,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from leanspike import distributed
 from leanspike.data import Splits
 from leanspike.errors import ConfigError
 from leanspike.progress import progress_bar
@@ -113,29 +114,34 @@ def evaluate(model: nn.Module, data: Dataset | DataLoader, device: str | torch.d
 def train_ann(model: nn.Module, splits: Splits, config: TrainConfig | None = None, *,
               progress: bool = True,
               on_epoch: Callable[[dict], None] | None = None) -> TrainResult:
-    """Train a classifier with cross-entropy; returns test accuracy and the per-epoch history."""
+    """Train a classifier with cross-entropy; returns test accuracy and the per-epoch history.
+    Under torchrun (``leanspike.distributed.init``) each process trains on its shard with
+    ``config.batch_size`` per process and every process evaluates the whole test set."""
     config = config or TrainConfig()
     generator = set_seed(config.seed)
     device = resolve_device(config.device)
     model.to(device)
-    loader = DataLoader(splits.train, batch_size=config.batch_size, shuffle=True,
-                        generator=generator, num_workers=config.num_workers,
-                        pin_memory=device.type == "cuda")
+    loader = distributed.train_loader(splits.train, config.batch_size, seed=config.seed,
+                                      generator=generator, num_workers=config.num_workers,
+                                      pin_memory=device.type == "cuda")
+    ddp = distributed.wrap(model)  # the model itself in one process
     optimizer = make_optimizer(model, config)
     scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
                  if config.schedule == "cosine" else None)
     loss_fn = nn.CrossEntropyLoss()
     history = []
     start = time.perf_counter()
-    bar = progress_bar(range(config.epochs), enabled=progress, desc="train ANN", unit="epoch")
+    bar = progress_bar(range(config.epochs), enabled=progress and distributed.is_main(),
+                       desc="train ANN", unit="epoch")
     for epoch in bar:
         model.train()
+        distributed.set_epoch(loader, epoch)
         seen = correct = 0
         loss_sum = 0.0
         for x, y in loader:
             x, y = x.to(device), y.to(device)
             optimizer.zero_grad(set_to_none=True)
-            out = model(x)
+            out = ddp(x)
             loss = loss_fn(out, y)
             loss.backward()
             optimizer.step()
@@ -144,6 +150,7 @@ def train_ann(model: nn.Module, splits: Splits, config: TrainConfig | None = Non
             seen += y.numel()
         if scheduler is not None:
             scheduler.step()
+        loss_sum, correct, seen = distributed.all_sum(loss_sum, correct, seen)  # all shards
         record = {"epoch": epoch + 1, "loss": loss_sum / seen, "train_accuracy": correct / seen}
         history.append(record)
         bar.set_postfix(loss=f"{record['loss']:.3f}", acc=f"{record['train_accuracy']:.3f}")

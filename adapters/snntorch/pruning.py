@@ -15,8 +15,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import prune as torch_prune
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
+from leanspike import distributed
 from leanspike.adapters.snntorch.adopt import adopt
 from leanspike.adapters.snntorch.losses import (
     LossFn,
@@ -183,15 +184,18 @@ def prune_with(model, train: Dataset, test: Dataset, recipe: PruneRecipe, *, reg
     _bake_masks(net)
     make_trainable(net)
     net.to(dev)
-    loader = DataLoader(train, batch_size=recipe.batch_size, shuffle=True, generator=generator)
+    loader = distributed.train_loader(train, recipe.batch_size, seed=recipe.seed,
+                                      generator=generator)
     layers = [m for _, m in prunable(net)]
     plan = make_schedule(recipe, net, layers, steps_per_epoch=len(loader))
     history = []
-    bar = progress_bar(range(recipe.epochs), enabled=progress, unit="epoch",
+    bar = progress_bar(range(recipe.epochs), enabled=progress and distributed.is_main(),
+                       unit="epoch",
                        desc=f"prune {recipe.method} -> {recipe.target_sparsity:.0%}")
     for epoch in bar:
         optimizer = plan.before_epoch(epoch)
-        record = {"epoch": epoch + 1, **train_epoch(net, loader, optimizer, dev, loss_fn)}
+        record = {"epoch": epoch + 1,
+                  **train_epoch(net, loader, optimizer, dev, loss_fn, epoch=epoch)}
         plan.after_epoch(epoch, record)
         record["sparsity"] = measured_sparsity(connectivity(net))
         history.append(record)

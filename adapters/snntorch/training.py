@@ -15,6 +15,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from leanspike import distributed
 from leanspike.adapters.snntorch.losses import LossFn, cross_entropy
 from leanspike.adapters.snntorch.network import SpikingNetwork
 from leanspike.adapters.snntorch.neurons import CURRENT_BASED, SpecIntegrator, SpecLeaky
@@ -114,19 +115,37 @@ class FinetuneResult:
     config: dict = field(default_factory=dict)
 
 
+class _Run(nn.Module):
+    """``net.run`` as a forward, so DistributedDataParallel can hook the BPTT pass (it passes
+    the SpikingOutput through untouched)."""
+
+    def __init__(self, net: SpikingNetwork):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor):
+        return self.net.run(x, record_spikes=False)
+
+
 def train_epoch(net: SpikingNetwork, loader: DataLoader, optimizer: torch.optim.Optimizer,
-                device: torch.device, loss_fn: LossFn | None = None) -> dict:
+                device: torch.device, loss_fn: LossFn | None = None, *, epoch: int = 0) -> dict:
     """One epoch of BPTT over the network's T steps; neurons kept in range after each step.
     ``loss_fn(output, x, y)`` (``leanspike.adapters.snntorch.losses``) defaults to
-    cross-entropy on the output divided by T."""
+    cross-entropy on the output divided by T. Under torchrun the gradients are averaged over
+    the processes before each step (``loader`` from ``leanspike.distributed.train_loader``,
+    reshuffled for ``epoch``), and the returned loss and accuracy cover every shard."""
     loss_fn = cross_entropy if loss_fn is None else loss_fn
     net.train()
+    distributed.set_epoch(loader, epoch)
+    # built per epoch: pruning changes which tensors are parameters between epochs; buffers
+    # (neuron state, masks) are the same on every rank by construction, so not broadcast
+    run = distributed.wrap(_Run(net), broadcast_buffers=False)
     seen = correct = 0
     loss_sum = 0.0
     for x, y in loader:
         x, y = x.to(device), y.to(device)
         optimizer.zero_grad(set_to_none=True)
-        out = net.run(x, record_spikes=False)
+        out = run(x)
         loss = loss_fn(out, x, y)
         loss.backward()
         optimizer.step()
@@ -134,6 +153,7 @@ def train_epoch(net: SpikingNetwork, loader: DataLoader, optimizer: torch.optim.
         loss_sum += loss.item() * y.numel()
         correct += int((out.logits.argmax(1) == y).sum())
         seen += y.numel()
+    loss_sum, correct, seen = distributed.all_sum(loss_sum, correct, seen)
     return {"loss": loss_sum / seen, "train_accuracy": correct / seen}
 
 
@@ -166,7 +186,8 @@ def finetune(net: SpikingNetwork, train: Dataset, config: FinetuneConfig | None 
     device = resolve_device(config.device)
     make_trainable(net, thresholds=config.train_thresholds, leaks=config.train_leaks)
     net.to(device).train()
-    loader = DataLoader(train, batch_size=config.batch_size, shuffle=True, generator=generator)
+    loader = distributed.train_loader(train, config.batch_size, seed=config.seed,
+                                      generator=generator)
     optimizer = torch.optim.Adam(parameter_groups(net, config.lr, config.relative_threshold_lr),
                                  lr=config.lr, weight_decay=config.weight_decay,
                                  amsgrad=config.amsgrad)
@@ -174,9 +195,11 @@ def finetune(net: SpikingNetwork, train: Dataset, config: FinetuneConfig | None 
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones, gamma=0.2)
     history = []
     start = time.perf_counter()
-    bar = progress_bar(range(config.epochs), enabled=progress, desc=desc, unit="epoch")
+    bar = progress_bar(range(config.epochs), enabled=progress and distributed.is_main(),
+                       desc=desc, unit="epoch")
     for epoch in bar:
-        record = {"epoch": epoch + 1, **train_epoch(net, loader, optimizer, device, loss_fn)}
+        record = {"epoch": epoch + 1,
+                  **train_epoch(net, loader, optimizer, device, loss_fn, epoch=epoch)}
         scheduler.step()
         history.append(record)
         bar.set_postfix(loss=f"{record['loss']:.3f}", acc=f"{record['train_accuracy']:.3f}")

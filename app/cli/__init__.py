@@ -5,9 +5,11 @@ defaults come from the library (``common``)."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
+from leanspike import distributed
 from leanspike._version import __version__
 from leanspike.app.cli import (
     convert,
@@ -44,11 +46,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _join_torchrun(args: argparse.Namespace) -> None:
+    """Under torchrun: join the process group on the command's device; ranks other than 0 keep
+    stderr (their errors) but print nothing else, so the output reads as one run's."""
+    if distributed.init(getattr(args, "device", None) or "auto") and not distributed.is_main():
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - for the rest of the process
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; errors the user can fix print one line (exit 2), Ctrl-C prints one
     line (exit 130)."""
     try:
         args = build_parser().parse_args(argv)
+        _join_torchrun(args)
         return args.func(args)
     except LeanspikeError as exc:
         print(f"leanspike: error: {exc}", file=sys.stderr)
@@ -56,6 +66,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("leanspike: interrupted", file=sys.stderr)
         return INTERRUPTED
+    finally:
+        distributed.shutdown()
 
 
 if __name__ == "__main__":

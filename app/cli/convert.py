@@ -8,6 +8,7 @@ from leanspike.app.cli.common import default_of, load_ann, open_registry, stage_
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
+    from leanspike import distributed
     from leanspike.adapters.snntorch import FinetuneConfig, convert
     from leanspike.adapters.snntorch.conversion import DEFAULT_FINETUNE_EPOCHS
     from leanspike.app.tables import format_table
@@ -45,7 +46,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
                 ["energy ANN / SNN", f"{e.ratio:.1f}x ({e.model.name}: MAC {e.model.e_mac_pj} pJ, "
                                      f"AC {e.model.e_ac_pj} pJ)"]]
     print(format_table([f"{args.method} conversion", "value"], summary))
-    if args.out:
+    if args.out and distributed.is_main():
         print(f"spec written to {outcome.spec.save(args.out)}")
     if parent is not None or args.register:
         reg = parent.registry if parent is not None else open_registry(args)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 
 def cmd_pipeline(args: argparse.Namespace) -> int:
+    from leanspike import distributed
     from leanspike.app.pipeline import dump_config, load_config, run_pipeline, write_summary
     from leanspike.app.pipeline.report import summary_table, write_plots
     from leanspike.registry import Registry
@@ -18,10 +19,13 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
     config = load_config(args.config, quick=args.quick, overrides=overrides)
     registry = Registry(args.registry)
     out = Path(args.out or f"runs/pipeline-{config.run_name}")
-    out.mkdir(parents=True, exist_ok=True)
-    dump_config(config, out / "config.toml")
+    if distributed.is_main():
+        out.mkdir(parents=True, exist_ok=True)
+        dump_config(config, out / "config.toml")
     print(f"pipeline {config.run_name}: registry {registry.path}, run folder {out}")
     result = run_pipeline(config, registry, progress=not args.no_progress)
+    if not distributed.is_main():  # rank 0 writes the run folder
+        return 0
     print()
     print(summary_table(result))
     summary = write_summary(result, out)

@@ -9,6 +9,7 @@ from leanspike.app.cli.common import default_of, load_snn, stage_options, timest
 
 
 def cmd_prune(args: argparse.Namespace) -> int:
+    from leanspike import distributed
     from leanspike.adapters.snntorch import prune, to_snntorch
     from leanspike.app.plots import accuracy_vs_sparsity
     from leanspike.app.tables import format_table
@@ -35,6 +36,8 @@ def cmd_prune(args: argparse.Namespace) -> int:
              r.entry_ref or "-"] for r in results]
     print(format_table(["target", "sparsity", "dense accuracy", "accuracy", "synops",
                         "energy ANN/SNN", "entry"], rows))
+    if not distributed.is_main():  # rank 0 writes the run folder
+        return 0
     out = timestamped_run_folder(args.out, "prune", name)
     out.mkdir(parents=True, exist_ok=True)
     summary = [{**r.metrics(), "entry": r.entry_ref, "history": r.history} for r in results]

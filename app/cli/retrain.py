@@ -21,6 +21,7 @@ from leanspike.errors import LeanspikeError
 def cmd_retrain(args: argparse.Namespace) -> int:
     import warnings
 
+    from leanspike import distributed
     from leanspike.adapters.snntorch.retraining import retrain
     from leanspike.app.plots import accuracy_energy_vs_timesteps
     from leanspike.app.tables import format_table
@@ -74,6 +75,8 @@ def cmd_retrain(args: argparse.Namespace) -> int:
              s.entry_ref or "-"] for s in result.stages]
     print(format_table(["T", "initialised", "retrained", "spikes/inf", "synops", "energy ANN/SNN",
                         "firing rate per layer", "entry"], rows))
+    if not distributed.is_main():  # rank 0 writes the run folder
+        return 0
     out.mkdir(parents=True, exist_ok=True)
     result.final.spec.save(out / "final_spec")
     (out / "summary.json").write_text(json.dumps(result.as_dict(), indent=2) + "\n")

@@ -15,6 +15,7 @@ from leanspike.app.cli.common import (
 
 
 def cmd_train_ann(args: argparse.Namespace) -> int:
+    from leanspike import distributed
     from leanspike._version import __version__
     from leanspike.data import load_dataset
     from leanspike.registry import register_stage
@@ -49,7 +50,7 @@ def cmd_train_ann(args: argparse.Namespace) -> int:
     meta = {"dataset": args.dataset, "test_accuracy": result.test_accuracy,
             "train_seconds": result.seconds, "train_config": result.config,
             "leanspike_version": __version__}
-    if args.out:
+    if args.out and distributed.is_main():
         path = save_model(model.cpu(), args.out, metadata=meta)
         print(f"saved to {path}")
     if args.register:

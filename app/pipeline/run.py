@@ -6,6 +6,9 @@ made of its settings and its parent's key; a stage whose key is already in the r
 loaded, not recomputed, so an interrupted run resumes where it stopped and a repeated run costs
 seconds.
 
+Under torchrun (``leanspike.distributed``) every rank trains each stage on its shard of the
+training set; rank 0 alone registers the stages and runs Lava.
+
 It drives the snnTorch adapter for training and the Lava adapter for deployment (imported
 where used: Lava imports only on Python 3.10); the core's algorithms stay framework-neutral.
 """
@@ -21,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from leanspike import __version__
+from leanspike import __version__, distributed
 from leanspike.adapters.snntorch import (
     convert,
     evaluate_snn,
@@ -92,7 +95,8 @@ def spec_sparsity(spec) -> float:
 
 class _Stages:
     """Registry-backed memo: ``run(stage, settings, parent, compute)`` returns the entry for the
-    key, computing and registering it only when it is missing."""
+    key, computing and registering it only when it is missing. Under torchrun rank 0 decides
+    whether an entry exists (so every rank takes the same branch) and alone writes it."""
 
     def __init__(self, registry, name: str, log: Callable[[str], None]):
         self.registry, self.name, self.log = registry, name, log
@@ -102,13 +106,15 @@ class _Stages:
                  if e.params.get("pipeline_key") == key]
         return found[-1] if found else None
 
-    def run(self, stage: str, settings: dict, parent, compute):
+    def run(self, stage: str, settings: dict, parent, compute, *, main_only: bool = False):
+        """``main_only``: ``compute`` runs on rank 0 alone (Lava), the others wait for it."""
         key = stage_key(stage, settings, parent.params["pipeline_key"] if parent else "")
-        entry = self.find(stage, key)
-        if entry is not None:
+        ref = distributed.from_main(lambda: getattr(self.find(stage, key), "ref", None))
+        if ref is not None:
+            entry = self.registry.get(ref)
             self.log(f"[{stage}] reusing {entry.ref} (same settings and parent)")
             return entry, True
-        artifact, metrics, params = compute()
+        artifact, metrics, params = distributed.from_main(compute) if main_only else compute()
         entry = register_stage(self.registry, self.name, artifact, stage=stage, parent=parent,
                                metrics=metrics,
                                params={**params, "settings": settings, "pipeline_key": key})
@@ -261,7 +267,7 @@ def run_pipeline(config: PipelineConfig, registry, *, progress: bool = True,
 
     deployed, reused = memo.run(f"deployed-{c.deploy.backend}",
                                 {"backend": c.deploy.backend, "limit": c.deploy.limit},
-                                quantised, compute_deployed)
+                                quantised, compute_deployed, main_only=True)
     m = deployed.metrics
     partial = "" if m["test_samples"] == len(splits.test) else f", {m['test_samples']} samples"
     records.append(StageRecord(
@@ -280,7 +286,7 @@ def _deploy(spec, float_spec, splits, x_train, c: PipelineConfig, log):
     from leanspike.adapters.lava import prepare, run
 
     x, y = _stack(splits.test, c.deploy.limit)
-    deployed = prepare(spec, fixed=True, calibration=x_train)
+    deployed = prepare(spec, fixed=True, calibration=x_train, input_bits=c.deploy.input_bits)
     log(f"[deploy] running {len(x)} test samples on Lava ({c.deploy.backend}) ...")
     result = run(spec, x, c.deploy.backend, deployed=deployed)
     with torch.no_grad():

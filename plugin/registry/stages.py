@@ -1,9 +1,11 @@
 """Registering one stage of the flow (trained, converted, retrained, pruned, deployed): the one
 place every command, adapter and the pipeline go through, so that every entry records the same
-provenance and a missing name fails the same way."""
+provenance and a missing name fails the same way. Under torchrun only rank 0 writes; the other
+ranks get the entry it wrote (the registry folder must be one they all see)."""
 
 from __future__ import annotations
 
+from leanspike import distributed
 from leanspike._version import __version__
 from leanspike.errors import ConfigError
 
@@ -25,5 +27,11 @@ def register_stage(registry, name: str | None, artifact, *, stage: str, parent=N
     if isinstance(parent, str):
         parent = registry.get(parent)
     params = {**(params or {}), "leanspike_version": __version__}
-    return registry.register(name, artifact, stage=stage, parent=parent, metrics=metrics,
-                             params=params)
+
+    def write():
+        return registry.register(name, artifact, stage=stage, parent=parent, metrics=metrics,
+                                 params=params)
+
+    if not distributed.active():
+        return write()
+    return registry.get(distributed.from_main(lambda: write().ref))
