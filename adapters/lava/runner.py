@@ -80,15 +80,16 @@ class DeployedNetwork:
 
 
 def prepare(source, *, registry=None, fixed: bool = False, calibration: torch.Tensor | None = None,
-            input_range: float | None = None, fixed_network: fx.FixedNetwork | None = None
-            ) -> DeployedNetwork:
+            input_range: float | None = None, input_bits: int = 8,
+            fixed_network: fx.FixedNetwork | None = None) -> DeployedNetwork:
     """Fold the spec into stages (failing on bad specs before any Lava process exists) and,
-    for fixed point, quantise with the input range of ``calibration`` or ``input_range``."""
+    for fixed point, quantise with the input range of ``calibration`` or ``input_range`` into
+    ``input_bits``-bit graded input spikes."""
     spec = resolve_spec(source, registry).validate()
     stages = to_stages(spec)
     if fixed and fixed_network is None:
         fixed_network = fx.quantize(stages, calibration, timesteps=spec.timesteps,
-                                    input_range=input_range)
+                                    input_range=input_range, input_bits=input_bits)
     return DeployedNetwork(spec, stages, fixed_network if fixed else None)
 
 

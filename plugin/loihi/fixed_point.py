@@ -36,8 +36,10 @@ the encoding is exact; otherwise p = round(x / step) with the step set by the la
 step joins the first layer's weights and the offset its (per-neuron, border-aware) bias.
 
 u_l is chosen so that the largest weight uses the full 8-bit mantissa, unless the threshold
-would then need more than 17 bits or the bias more than 13: then weights give up precision
-(``StageQuantisation.weight_rmse`` reports it).
+would then need more than 17 bits or the bias more than 13, or the first layer's current would
+outgrow its 24 bits on the example inputs (graded 9-bit payloads times full 8-bit weights can):
+then weights give up precision (``StageQuantisation.weight_rmse`` reports it) rather than
+letting the chip wrap a current the float twin does not.
 """
 
 from __future__ import annotations
@@ -308,8 +310,10 @@ def _round_clip(x: torch.Tensor, lo: int, hi: int) -> tuple[torch.Tensor, int]:
     return r.clamp(lo, hi).to(torch.int64), clipped
 
 
-def quantize_stage(stage: Stage, max_weight_exp: int = 0, timesteps: int = 2
-                   ) -> tuple[FixedStage, StageQuantisation]:
+def quantize_stage(stage: Stage, max_weight_exp: int = 0, timesteps: int = 2,
+                   min_unit: float = 0.0) -> tuple[FixedStage, StageQuantisation]:
+    """``min_unit``: the finest weight unit the layer's synaptic input allows (its 24-bit
+    current, see ``current_headroom``)."""
     w = stage.effective_weight()  # per unit of input (a spike, or a payload step)
     w_max = float(w.abs().max())
     # weight unit: the largest weight uses the whole mantissa (2 * 127 = 254 weight units) ...
@@ -325,7 +329,7 @@ def quantize_stage(stage: Stage, max_weight_exp: int = 0, timesteps: int = 2
     # ... and coarser where the threshold (17 bits) or the bias (13 bits) would not fit. At
     # T = 1 the initial potential rides on the bias (the netx export relies on it).
     bias = stage.bias + (stage.leak * stage.v_init if timesteps == 1 else 0.0)
-    unit = max(unit, th_max / VTH_MANT_MAX, float(bias.abs().max()) / BIAS_MANT_MAX)
+    unit = max(unit, th_max / VTH_MANT_MAX, float(bias.abs().max()) / BIAS_MANT_MAX, min_unit)
     step = 2 * (1 << exp)                       # weight units per mantissa step
     mant = torch.round(w / (unit * step)).clamp(-WEIGHT_MANT_MAX - 1, WEIGHT_MANT_MAX)
     weight = (2 * mant).to(torch.int64)
@@ -374,6 +378,25 @@ def _encoded_first_stage(stage: Stage, enc: InputEncoding) -> Stage:
     return dataclasses.replace(stage, weight=weight, bias=bias)
 
 
+def current_headroom(stage: Stage, encoding: InputEncoding,
+                     inputs: torch.Tensor | None) -> float:
+    """The finest weight unit at which the first layer's synaptic input fits Loihi's 24-bit
+    current (|a| << 6 <= 2**23 - 1, a in weight units): for the example ``inputs`` (their
+    largest current), else for the worst payload. Graded input spikes of 9 bits times full
+    8-bit weights outgrow it; finer units would make the chip wrap the current around where
+    the float twin does not."""
+    if inputs is not None:
+        payload = encoding.encode(inputs.reshape(inputs.shape[0], *stage.input_shape)
+                                  ).to(torch.float64)
+        largest = float(stage.synapse(payload).abs().max()) if payload.numel() else 0.0
+    else:  # every input at the largest payload, with the sign of its weight
+        top = (1 << (encoding.bits - 1)) - 1
+        largest = float(stage.synapse(torch.full((1, *stage.input_shape), float(top),
+                                                 dtype=torch.float64),
+                                      stage.effective_weight().abs()).abs().max())
+    return largest * (1 << ACT_SHIFT) / STATE_MAX
+
+
 def quantize(stages: list[Stage], inputs: torch.Tensor | None = None, *, timesteps: int,
              input_range: float | None = None, input_bits: int = 8,
              max_weight_exp: int = 0) -> FixedNetwork:
@@ -385,9 +408,11 @@ def quantize(stages: list[Stage], inputs: torch.Tensor | None = None, *, timeste
     encoding = input_encoding(inputs, stages[0].input_shape, input_bits, input_range)
     fixed, report = [], []
     for k, stage in enumerate(stages):
+        min_unit = 0.0
         if k == 0:
             stage = _encoded_first_stage(stage, encoding)
-        fs, rep = quantize_stage(stage, max_weight_exp, timesteps)
+            min_unit = current_headroom(stage, encoding, inputs)
+        fs, rep = quantize_stage(stage, max_weight_exp, timesteps, min_unit)
         fixed.append(fs)
         report.append(rep)
     return FixedNetwork(fixed, encoding, timesteps, stages[0].input_shape, report)

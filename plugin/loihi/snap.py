@@ -157,7 +157,8 @@ def weight_grids(spec: S.NetworkSpec, calibration: torch.Tensor | None = None, *
         th = stage.threshold
         bias = stage.bias + (stage.leak * stage.v_init if spec.timesteps == 1 else 0.0)
         floor = max(float(th.max()) / fx.VTH_MANT_MAX if th is not None else 0.0,
-                    float(bias.abs().max()) / fx.BIAS_MANT_MAX)
+                    float(bias.abs().max()) / fx.BIAS_MANT_MAX,
+                    fx.current_headroom(stage, encoding, calibration) if k == 0 else 0.0)
         factor = _weight_factor(spec, i, amplitude, encoding if k == 0 else None)
         grids[i] = WeightGrid(i, torch.as_tensor(factor, dtype=torch.float64), floor)
         amplitude = float(layer.neuron.amplitude) if isinstance(layer.neuron, S.LIF) else 1.0

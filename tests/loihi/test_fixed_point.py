@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from leanspike import spec as S
 from leanspike.errors import ConfigError
 from leanspike.loihi import emulate_fixed, emulate_float, quantize, to_stages
 from leanspike.loihi import fixed_point as fx
@@ -86,3 +87,22 @@ def test_a_pooling_population_is_an_exact_or_in_loihi_integers(make_maxpool_spec
         want = F.max_pool2d(s.flatten(0, 1), layer.kernel_size, layer.stride)
         assert torch.equal(fixed.spikes[pooled], want.reshape(*s.shape[:2], *want.shape[1:]))
     assert 0 < fixed.spikes[1].mean() < 1
+
+
+def test_the_first_layers_current_never_outgrows_24_bits_on_the_calibration_inputs():
+    """9-bit payloads (256 grey levels) times full 8-bit weights over a 5x5 kernel would wrap
+    Loihi's 24-bit current; the weight unit is coarsened until the largest current fits."""
+    g = torch.Generator().manual_seed(0)
+    spec = S.NetworkSpec((1, 12, 12), [
+        S.Conv2d(torch.rand(3, 1, 5, 5, generator=g) + 0.5, None, None, S.LIF(threshold=2.0)),
+        S.Flatten(),
+        S.Linear(torch.randn(4, 192, generator=g), None, None, S.Integrator())], timesteps=1)
+    x = torch.randint(0, 256, (20, 1, 12, 12), generator=g) / 255.0  # a 256-level lattice
+    net = quantize(to_stages(spec), x, timesteps=1, input_bits=9)
+    assert net.encoding.exact
+    first = net.stages[0]
+    a = first.synapse(net.quantize_input(x))
+    assert int(a.abs().max()) << fx.ACT_SHIFT <= fx.STATE_MAX
+    free = fx.quantize_stage(fx._encoded_first_stage(to_stages(spec)[0], net.encoding))[0]
+    assert int(free.synapse(net.quantize_input(x)).abs().max()) << fx.ACT_SHIFT > fx.STATE_MAX
+    assert first.unit > free.unit  # precision given up, not the current wrapped
