@@ -12,6 +12,7 @@ training loops call them unconditionally.
 
 from __future__ import annotations
 
+import datetime
 import os
 from collections.abc import Callable
 from typing import TypeVar
@@ -24,6 +25,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from leanspike.errors import LeanspikeError
 
 T = TypeVar("T")
+WAIT = datetime.timedelta(hours=2)  # how long a rank waits for the others (or for rank 0)
 
 
 class DistributedError(LeanspikeError):
@@ -53,7 +55,8 @@ def init(device: str = "auto") -> bool:
         raise LeanspikeError(f"device {device!r} requested but CUDA is not available here")
     if use_cuda:
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-    dist.init_process_group("nccl" if use_cuda else "gloo")
+    # long: the other ranks wait in a collective while rank 0 alone runs Lava
+    dist.init_process_group("nccl" if use_cuda else "gloo", timeout=WAIT)
     return True
 
 
