@@ -33,11 +33,7 @@ def lif_float(v: torch.Tensor, i: torch.Tensor, a: torch.Tensor, bias: torch.Ten
         v = leak * v + a + bias
     if threshold is None:
         return v, i, None
-    s = v > threshold
-    if reset == "subtract":
-        v = v - threshold * s
-    elif reset == "zero":
-        v = v * (~s)
+    v, s = fx.fire(v, threshold, reset)
     return v, i, s
 
 

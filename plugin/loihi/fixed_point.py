@@ -148,13 +148,21 @@ def lif_fixed(v: torch.Tensor, u: torch.Tensor, a: torch.Tensor, bias_mant: torc
     v = v.clamp(-STATE_MAX, STATE_MAX)
     if vth is None:
         return v, u, None
-    th = vth << ACT_SHIFT
-    s = v > th
+    v, s = fire(v, vth << ACT_SHIFT, reset)
+    return v, u, s
+
+
+def fire(v: torch.Tensor, threshold: torch.Tensor, reset: str
+         ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Spikes where v exceeds the threshold (strictly), and v after the reset: minus the
+    threshold ("subtract"), zero ("zero") or as it was ("none"). The same in float and in
+    integers."""
+    s = v > threshold
     if reset == "subtract":
-        v = v - th * s
+        v = v - threshold * s
     elif reset == "zero":
         v = v * (~s)
-    return v, u, s
+    return v, s
 
 
 def neuron_step(fs: FixedStage, v: torch.Tensor, u: torch.Tensor, a: torch.Tensor
