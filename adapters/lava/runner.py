@@ -80,16 +80,21 @@ class DeployedNetwork:
 
 
 def prepare(source, *, registry=None, fixed: bool = False, calibration: torch.Tensor | None = None,
-            input_range: float | None = None, input_bits: int = 8,
+            input_range: float | None = None, input_bits: int | None = None,
             fixed_network: fx.FixedNetwork | None = None) -> DeployedNetwork:
     """Fold the spec into stages (failing on bad specs before any Lava process exists) and,
     for fixed point, quantise with the input range of ``calibration`` or ``input_range`` into
-    ``input_bits``-bit graded input spikes."""
+    ``input_bits``-bit graded input spikes (default: what a snapped spec was snapped with, else
+    8). A snapped spec keeps the weight units it was snapped with, so it deploys as the
+    integers its snnTorch twin stands for."""
     spec = resolve_spec(source, registry).validate()
     stages = to_stages(spec)
     if fixed and fixed_network is None:
+        recorded = (spec.metadata.get("fixed_point") or {}).get("input_bits")
+        bits = input_bits if input_bits is not None else int(recorded or 8)
         fixed_network = fx.quantize(stages, calibration, timesteps=spec.timesteps,
-                                    input_range=input_range, input_bits=input_bits)
+                                    input_range=input_range, input_bits=bits,
+                                    pinned=fx.pinned_units(spec.metadata, stages))
     return DeployedNetwork(spec, stages, fixed_network if fixed else None)
 
 

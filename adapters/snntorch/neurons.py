@@ -28,6 +28,13 @@ def _tensor(value) -> torch.Tensor:
     return torch.tensor(float(value))
 
 
+def in_unit_interval(x: torch.Tensor) -> torch.Tensor:
+    """``x`` clamped to [0, 1] with a gradient of 1 on the bounds too: a leak of exactly 1
+    (an IF neuron) must still learn. torch's clamp passed it on the bounds up to 2.x and gives
+    0 there from 2.14 on (pytorch/pytorch#184574), which froze learnable leaks at 1."""
+    return torch.where((x >= 0) & (x <= 1), x, x.detach().clamp(0, 1))
+
+
 def _unregister(neuron: snn.SpikingNeuron) -> None:
     """Take ``neuron`` out of ``snn.SpikingNeuron.instances``, where snnTorch appends every neuron
     it constructs and never removes one, so every network ever built stayed alive.
@@ -88,7 +95,7 @@ class SpecLeaky(snn.Leaky):
     def forward(self, input_: torch.Tensor, mem: torch.Tensor | None = None):
         if mem is None or mem.shape != input_.shape:  # snnTorch's init_leaky() gives an empty mem
             mem = self.init_mem(input_)
-        mem = self.beta.clamp(0, 1) * mem + input_
+        mem = in_unit_interval(self.beta) * mem + input_
         if self.surrogate is None:
             spk = self.fire(mem)  # spike_grad(mem - threshold) * graded_spikes_factor
         else:
@@ -117,7 +124,7 @@ class SpecIntegrator(snn.Leaky):
     def forward(self, input_: torch.Tensor, mem: torch.Tensor | None = None):
         if mem is None or mem.shape != input_.shape:  # snnTorch's init_leaky() gives an empty mem
             mem = self.init_mem(input_)
-        mem = self.beta.clamp(0, 1) * mem + input_
+        mem = in_unit_interval(self.beta) * mem + input_
         return torch.zeros_like(mem), mem
 
 
@@ -137,7 +144,7 @@ class _CurrentBased:
                 mem: torch.Tensor | None = None):
         if syn is None or syn.shape != input_.shape:
             syn = torch.zeros_like(input_)
-        syn = self.alpha.clamp(0, 1) * syn + input_
+        syn = in_unit_interval(self.alpha) * syn + input_
         spk, mem = super().forward(syn, mem)
         return spk, syn, mem
 

@@ -319,11 +319,15 @@ def _round_clip(x: torch.Tensor, lo: int, hi: int) -> tuple[torch.Tensor, int]:
 
 
 def quantize_stage(stage: Stage, max_weight_exp: int = 0, timesteps: int = 2,
-                   min_unit: float = 0.0) -> tuple[FixedStage, StageQuantisation]:
+                   min_unit: float = 0.0, pinned: tuple[float, int] | None = None
+                   ) -> tuple[FixedStage, StageQuantisation]:
     """``min_unit``: the finest weight unit the layer's synaptic input allows (its 24-bit
-    current, see ``current_headroom``)."""
+    current, see ``current_headroom``). ``pinned``: (unit, weight exponent) to use as they
+    are, when the weights already lie on that grid (``on_grid``)."""
     w = stage.effective_weight()  # per unit of input (a spike, or a payload step)
     w_max = float(w.abs().max())
+    if pinned is not None and on_grid(w, *pinned):
+        return _quantize_at(stage, w, w_max, *pinned)
     # weight unit: the largest weight uses the whole mantissa (2 * 127 = 254 weight units) ...
     unit = w_max / (2 * WEIGHT_MANT_MAX) if w_max > 0 else 1.0
     th = stage.threshold
@@ -338,6 +342,19 @@ def quantize_stage(stage: Stage, max_weight_exp: int = 0, timesteps: int = 2,
     # T = 1 the initial potential rides on the bias (the netx export relies on it).
     bias = stage.bias + (stage.leak * stage.v_init if timesteps == 1 else 0.0)
     unit = max(unit, th_max / VTH_MANT_MAX, float(bias.abs().max()) / BIAS_MANT_MAX, min_unit)
+    return _quantize_at(stage, w, w_max, unit, exp)
+
+
+def on_grid(w: torch.Tensor, unit: float, exp: int) -> bool:
+    """The weights are whole 8-bit mantissas at this unit and exponent (a snapped spec's)."""
+    m = w / (unit * 2 * (1 << exp))
+    return bool(((m - m.round()).abs() < 1e-6).all()
+                and m.round().abs().max() <= WEIGHT_MANT_MAX + 1)
+
+
+def _quantize_at(stage: Stage, w: torch.Tensor, w_max: float, unit: float, exp: int
+                 ) -> tuple[FixedStage, StageQuantisation]:
+    th = stage.threshold
     step = 2 * (1 << exp)                       # weight units per mantissa step
     mant = torch.round(w / (unit * step)).clamp(-WEIGHT_MANT_MAX - 1, WEIGHT_MANT_MAX)
     weight = (2 * mant).to(torch.int64)
@@ -407,10 +424,13 @@ def current_headroom(stage: Stage, encoding: InputEncoding,
 
 def quantize(stages: list[Stage], inputs: torch.Tensor | None = None, *, timesteps: int,
              input_range: float | None = None, input_bits: int = 8,
-             max_weight_exp: int = 0) -> FixedNetwork:
+             max_weight_exp: int = 0, pinned: list[tuple[float, int]] | None = None
+             ) -> FixedNetwork:
     """Quantise float stages. The input encoding comes from example ``inputs`` (e.g. the
     training set: their lattice or range) or a symmetric ``input_range``; test inputs beyond
-    the encoding's range saturate."""
+    the encoding's range saturate. ``pinned``: per stage the (unit, weight exponent) a spec was
+    snapped with (``pinned_units``): quantising a snapped spec again then gives its integers
+    exactly, even where the unit came from the data (the 24-bit current headroom)."""
     if not 2 <= input_bits <= 24:
         raise ConfigError(f"input_bits must be in 2..24 (Loihi graded spikes), got {input_bits}")
     encoding = input_encoding(inputs, stages[0].input_shape, input_bits, input_range)
@@ -420,7 +440,22 @@ def quantize(stages: list[Stage], inputs: torch.Tensor | None = None, *, timeste
         if k == 0:
             stage = _encoded_first_stage(stage, encoding)
             min_unit = current_headroom(stage, encoding, inputs)
-        fs, rep = quantize_stage(stage, max_weight_exp, timesteps, min_unit)
+        fs, rep = quantize_stage(stage, max_weight_exp, timesteps, min_unit,
+                                 None if pinned is None else pinned[k])
         fixed.append(fs)
         report.append(rep)
     return FixedNetwork(fixed, encoding, timesteps, stages[0].input_shape, report)
+
+
+def pinned_units(metadata: dict, stages: list[Stage]) -> list[tuple[float, int]] | None:
+    """The (unit, weight exponent) per stage that ``snap_to_fixed_point`` recorded in a
+    spec's metadata, when they belong to these stages; else None."""
+    layers = (metadata.get("fixed_point") or {}).get("layers")
+    if not isinstance(layers, list) or len(layers) != len(stages):
+        return None
+    try:
+        if [int(r["layer_index"]) for r in layers] != [st.layer_index for st in stages]:
+            return None
+        return [(float(r["unit"]), int(r["weight_exp"])) for r in layers]
+    except (KeyError, TypeError, ValueError):
+        return None

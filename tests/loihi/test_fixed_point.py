@@ -106,3 +106,25 @@ def test_the_first_layers_current_never_outgrows_24_bits_on_the_calibration_inpu
     free = fx.quantize_stage(fx._encoded_first_stage(to_stages(spec)[0], net.encoding))[0]
     assert int(free.synapse(net.quantize_input(x)).abs().max()) << fx.ACT_SHIFT > fx.STATE_MAX
     assert first.unit > free.unit  # precision given up, not the current wrapped
+
+
+def test_a_snapped_spec_quantises_to_its_own_integers_where_the_data_chose_the_unit():
+    """Where the 24-bit headroom sets the first unit (from the data, not the weights), the
+    snapped spec's recorded units pin its quantisation: its integers come back exactly."""
+    from leanspike.loihi import snap_to_fixed_point
+
+    g = torch.Generator().manual_seed(0)
+    spec = S.NetworkSpec((1, 12, 12), [
+        S.Conv2d(torch.rand(3, 1, 5, 5, generator=g) + 0.5, None, None, S.LIF(threshold=2.0)),
+        S.Flatten(),
+        S.Linear(torch.randn(4, 192, generator=g), None, None, S.Integrator())], timesteps=1)
+    x = torch.randint(0, 256, (20, 1, 12, 12), generator=g) / 255.0
+    snapped, fixed = snap_to_fixed_point(spec, x, input_bits=9)
+    stages = to_stages(snapped)
+    again = quantize(stages, x, timesteps=1, input_bits=9,
+                     pinned=fx.pinned_units(snapped.metadata, stages))
+    for a, b in zip(fixed.stages, again.stages):
+        assert a.unit == b.unit and torch.equal(a.weight, b.weight) and torch.equal(a.vth, b.vth) \
+            if a.vth is not None else torch.equal(a.weight, b.weight)
+    unpinned = quantize(stages, x, timesteps=1, input_bits=9)
+    assert unpinned.stages[0].unit != fixed.stages[0].unit  # what pinning is for
