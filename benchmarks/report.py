@@ -141,6 +141,11 @@ def _pruning_targets(doc: dict, by: dict) -> str:
         "\n".join(lines) if lines else ""
 
 
+def _ratio(r: dict) -> str:
+    return (f"{r['median']:.1f}x (min-max {r['min']:.1f}-{r['max']:.1f}, IQR "
+            f"{r['q1']:.1f}-{r['q3']:.1f}, {len(r['values'])} rounds)")
+
+
 def _lava(doc: dict) -> str:
     groups: dict[tuple, list[dict]] = {}
     for r in doc["records"]:
@@ -157,27 +162,43 @@ def _lava(doc: dict) -> str:
         if backend == "netx":
             extra.append("exact export" if all(r["netx_exact"] for r in rs)
                          else "approximated export (T>1)")
+        runs = [v for r in rs for v in r.get("samples_per_s_runs", [r["samples_per_s"]])]
         rows.append([network, T, backend, f"{median([r['accuracy'] for r in rs]):.4f}",
                      f"{median([r['agreement'] for r in rs]):.2%}",
                      f"{min(r['agreement'] for r in rs):.2%}",
-                     f"{median([r['samples_per_s'] for r in rs]):.1f}", "; ".join(extra)])
+                     f"{median([r['samples_per_s'] for r in rs]):.1f}",
+                     f"{min(runs):.1f}-{max(runs):.1f} ({len(runs)})", "; ".join(extra)])
     table = format_table(["network", "T", "backend", "accuracy", "agreement",
-                          "worst-seed agreement", "samples/s", "checks"], rows, markdown=True)
-    speed = "; ".join(
-        f"{name}: fast fixed / netx {s['fast_fixed_vs_netx']:.1f}x, fast float / per-layer "
-        f"float {s['fast_float_vs_per_layer_float']:.1f}x, fixed-point loss "
-        f"{s['quantisation_loss_points']:+.2f} points (per seed "
-        + ", ".join(f"{v:+.2f}" for v in s["quantisation_loss_points_per_seed"]) + ")"
-        for name, s in doc["speedups"].items())
+                          "worst-seed agreement", "samples/s", "range (runs)", "checks"], rows,
+                         markdown=True)
+    lines = []
+    for name, s in doc["speedups"].items():
+        T = next(r["T"] for r in doc["records"] if r["network"] == name)
+        lines.append(
+            f"- {name} (T={T}): single-process fixed / netx "
+            f"{_ratio(s['lava_fast_fixed_vs_netx'])}; against the torch emulation of the same "
+            f"integers (the bound for any Lava process model on this CPU), single-process fixed "
+            f"runs at 1/{1 / s['lava_fast_fixed_vs_torch_fixed_emulation']['median']:.1f} of its "
+            f"speed and netx at 1/{1 / s['netx_vs_torch_fixed_emulation']['median']:.0f}; fast "
+            f"float / per-layer float {s['fast_float_vs_per_layer_float']:.1f}x; fixed-point "
+            f"loss {s['quantisation_loss_points']:+.2f} points (per seed "
+            + ", ".join(f"{v:+.2f}" for v in s["quantisation_loss_points_per_seed"]) + ")")
+    per_layer = doc.get("per_layer_repeats", doc["repeats"])
     return (f"{doc['arch']} on {doc['dataset']} (ReLU ANN {doc['ann_relu_accuracy']:.4f}), "
             f"converted with datta at T=2 and fine-tuned {doc['finetune_epochs']} epochs, then "
             f"retrained {doc['retrain_epochs']} epochs at T=1; all {doc['test_samples']} test "
-            f"samples on every back-end in one run per seed, medians of {doc['seeds']} seeds; "
-            f"samples/s the median of {doc['repeats']} runs per seed. Agreement: fraction of "
+            f"samples on every back-end in one run per seed, medians of {doc['seeds']} seeds. "
+            f"Speed: each run is one call (Lava's compile, worker start and stop included) on "
+            f"all test samples; snnTorch, the torch emulation, the single-process Lava models "
+            f"and netx run {doc['repeats']} interleaved rounds (the order rotating each round), "
+            f"so each round's ratios compare runs made under the same load; samples/s is the "
+            f"median, its range the slowest and fastest run; the per-layer Lava models "
+            f"(lava_float, lava_fixed) ran {per_layer} time{'s' if per_layer != 1 else ''} "
+            f"each{_load(doc)}. Agreement: fraction of "
             f"test samples whose prediction equals snnTorch's (float). Fixed point: Loihi 2 "
             f"integers (8-bit weights, 8-bit graded input), run by Lava's fixed_pt models, the "
-            f"torch emulation and lava-dl netx's Network from the exported HDF5.\n\n{speed}."
-            f"\n\n" + table)
+            f"torch emulation and lava-dl netx's Network from the exported HDF5.\n\n"
+            + "\n".join(lines) + "\n\n" + table)
 
 
 def _stdp(doc: dict) -> str:
@@ -435,6 +456,67 @@ def _qat(doc: dict) -> str:
             f"(worst seed)" + _load(doc) + ".\n\n" + table)
 
 
+TRAIN_SPEED_LABELS = {"leanspike": "leanspike", "leanspike_step": "leanspike, step loop",
+                      "leanspike_trainable": "leanspike, thresholds+leaks trained",
+                      "snntorch": "snnTorch", "spikingjelly": "SpikingJelly"}
+
+
+def _train_speed(doc: dict) -> str:
+    """One row per network and T: every framework's samples/s (median, min-max) and
+    leanspike's speed-up over each."""
+    fws = doc["frameworks"]
+    others = [f for f in fws if f != "leanspike"]
+    rows = []
+    for r in doc["records"]:
+        shape = "x".join(map(str, r["input_shape"]))
+        rows.append([r["network"], shape, r["T"], r["batch"],
+                     *(f"{r['median'][f]:.1f} ({r['min'][f]:.0f}-{r['max'][f]:.0f})"
+                       for f in fws),
+                     *(f"{r['speedup'][f'leanspike_vs_{f}']:.2f}x"
+                       + (" ({:.2f}-{:.2f})".format(*r["speedup_range"][f"leanspike_vs_{f}"])
+                          if "speedup_range" in r else "") for f in others)])
+    table = format_table(["network", "input", "T", "batch",
+                          *(TRAIN_SPEED_LABELS.get(f, f) for f in fws),
+                          *(f"vs {TRAIN_SPEED_LABELS.get(f, f)}" for f in others)], rows,
+                         markdown=True)
+    return (f"Training throughput, samples/s (median of {doc['repeats']} measurements of about "
+            f"{doc['min_seconds']:g} s each, min-max in brackets; speed-ups: the median of "
+            f"each round's ratio, its range in brackets) on {doc['device']} with "
+            f"{doc['threads']} torch threads: the same network (a zoo ANN's layers, its ReLUs "
+            f"as LIF neurons u = 0.9 u + I, threshold 1, subtractive reset; the last Linear "
+            f"into a non-leaking integrator read at T) on one random batch, direct input, "
+            f"forward over T steps + BPTT + Adam step. The frameworks take turns within each "
+            f"measurement round (rotating order), so load falls on them alike. leanspike: "
+            f"`adopt` of the snnTorch model trained by `train_epoch` (triangular surrogate, "
+            f"`SpikingNetwork.run`'s layer schedule and fused LIF steps), weights only as the "
+            f"others; step loop: the same on `run(schedule=\"step\")`, the loop before; "
+            f"thresholds+leaks trained: what `finetune`/`retrain` do (more work). snnTorch: "
+            f"`snn.Leaky(init_hidden=True)` in an `nn.Sequential` called T times (atan). "
+            f"SpikingJelly {doc.get('spikingjelly', '')}: multi-step mode, `SeqToANNContainer` "
+            f"layers and `LIFNode(tau=10, decay_input=False, v_reset=None, detach_reset=True, "
+            f"ATan)`, torch backend. vgg11_w0.25: the zoo's vgg11 at width 0.25 (channels "
+            f"16-128, classifier 1024-1024-10)" + _load(doc) + ".\n\n" + table)
+
+
+def _gpu_check(doc: dict) -> str:
+    fws = doc["frameworks"]
+    rows = [[f"vgg16{' (tiny: width 1/16)' if doc['tiny'] else ''}", r["T"], r["batch"],
+             *(f"{r['median'][f]:.1f}" for f in fws),
+             *(f"{r['speedup'][f'leanspike_vs_{f}']:.2f}x" for f in fws if f != "leanspike")]
+            for r in doc["records"]]
+    table = format_table(["network", "T", "batch", *(TRAIN_SPEED_LABELS.get(f, f) for f in fws),
+                          *(f"vs {TRAIN_SPEED_LABELS.get(f, f)}" for f in fws
+                            if f != "leanspike")], rows, markdown=True)
+    p = doc.get("pipeline")
+    pipe = ("" if p is None else
+            f" Pipeline: `{p['command']}`: rc {p['rc']}, {p['seconds']:.0f} s, "
+            f"{'every stage ran, the last on Lava' if p['ok'] else 'FAILED'}.")
+    return (f"`benchmarks/gpu_check.py` on {doc['device']}: training throughput (samples/s, "
+            f"median of {doc['repeats']}, as in the training-throughput section) of the zoo's "
+            f"VGG16 on random 3x32x32 tensors, then the whole pipeline on that device (fixed "
+            f"point and Lava on the CPU).{pipe}" + _load(doc) + "\n\n" + table)
+
+
 def _load(doc: dict) -> str:
     load = doc.get("load_average")
     return "" if load is None else (f"; 1-minute load average {load['start']:.1f} at the start, "
@@ -462,7 +544,11 @@ RENDERERS = {"ann_digits": ("ANN baselines (digits)", _ann_digits),
              "adoption": ("Users' snnTorch models through every stage", _adoption),
              "mnist5k": ("MNIST subset (mnist5k)", _mnist5k),
              "arrays": ("Tables and 1-D signals (your own arrays)", _arrays),
-             "qat": ("Fixed point in the training loop", _qat)}
+             "qat": ("Fixed point in the training loop", _qat),
+             "train_speed": ("Training throughput: leanspike, snnTorch, SpikingJelly",
+                             _train_speed),
+             "gpu_check": ("GPU check: training throughput and the pipeline on CUDA",
+                           _gpu_check)}
 
 
 def render() -> str:

@@ -97,8 +97,17 @@ class SpikingNetwork(nn.Module):
         return new
 
     def run(self, x: torch.Tensor, timesteps: int | None = None,
-            record_spikes: bool = True) -> SpikingOutput:
-        """Run T steps; ``x`` is [B, *input_shape] (repeated each step) or [T, B, *input_shape]."""
+            record_spikes: bool = True, schedule: str = "layer") -> SpikingOutput:
+        """Run T steps; ``x`` is [B, *input_shape] (repeated each step) or [T, B, *input_shape].
+
+        ``schedule="layer"`` (the default) runs all T steps of one layer before the next: in a
+        feed-forward network a neuron's step t needs only its own step t-1 and the layer
+        below's step t, so this is the step-by-step loop reordered, and it lets every
+        stateless layer (Conv, Linear, pooling, Flatten, batch norm in eval mode) run once over
+        all T*B inputs, and the layers before the first neuron run once on direct input (the
+        same x at every step). ``schedule="step"`` is the plain loop (every layer at step t,
+        then step t+1): the reference the layer schedule is tested against.
+        """
         steps = self.timesteps if timesteps is None else int(timesteps)
         per_step = x.dim() == len(self.input_shape) + 2
         if tuple(x.shape[2 if per_step else 1:]) != self.input_shape:
@@ -106,6 +115,23 @@ class SpikingNetwork(nn.Module):
                               f"input_shape {self.input_shape} (batch first, or time then batch)")
         if per_step and x.shape[0] != steps:
             raise ConfigError(f"input has {x.shape[0]} time steps, the network runs {steps}")
+        if schedule == "step":
+            return self._run_by_step(x, steps, per_step, record_spikes)
+        if schedule != "layer":
+            raise ConfigError(f"schedule must be 'layer' or 'step', got {schedule!r}")
+        return self._run_by_layer(x, steps, per_step, record_spikes)
+
+    def _finish(self, outputs: list[torch.Tensor] | torch.Tensor,
+                spikes: dict[int, torch.Tensor]) -> SpikingOutput:
+        record = outputs if isinstance(outputs, torch.Tensor) else torch.stack(outputs)
+        # an integrating readout is its last membrane; a spiking one its spike count
+        logits = record[-1] if isinstance(self.layers[self.readout_index], SpecIntegrator) \
+            else record.sum(0)
+        return SpikingOutput(logits, spikes, record)
+
+    def _run_by_step(self, x: torch.Tensor, steps: int, per_step: bool,
+                     record_spikes: bool) -> SpikingOutput:
+        """Every layer at step t, then step t+1."""
         # each neuron's state, as it returns it after the spikes: (mem,) or (syn, mem)
         states: dict[int, list[torch.Tensor]] = {}
         spikes: dict[int, list[torch.Tensor]] = {}
@@ -131,10 +157,49 @@ class SpikingNetwork(nn.Module):
                         amplitude = None
                     elif amplitude is not None and record_spikes:  # amplitude * OR of spikes
                         spikes.setdefault(self.spec_index[i], []).append((h / amplitude).detach())
-        record = torch.stack(outputs)
-        # an integrating readout is its last membrane; a spiking one its spike count
-        logits = record[-1] if isinstance(self.layers[readout], SpecIntegrator) else record.sum(0)
-        return SpikingOutput(logits, {i: torch.stack(v) for i, v in spikes.items()}, record)
+        return self._finish(outputs, {i: torch.stack(v) for i, v in spikes.items()})
+
+    def _run_by_layer(self, x: torch.Tensor, steps: int, per_step: bool,
+                      record_spikes: bool) -> SpikingOutput:
+        """All T steps of layer k, then layer k+1. ``h`` holds every step's activity, [T*B,
+        ...], or, while it is the same at every step (direct input before the first neuron),
+        one step's [B, ...] (``constant``)."""
+        batch = x.shape[1] if per_step else x.shape[0]
+        h = x.reshape(steps * batch, *x.shape[2:]) if per_step else x
+        constant = not per_step
+        spikes: dict[int, torch.Tensor] = {}
+        readout = self.readout_index
+        amplitude = None  # of the spikes h carries, while it carries spikes
+        record = None
+        for i, layer in enumerate(self.layers):
+            if isinstance(layer, (SpecLeaky, SpecIntegrator)):
+                integrator = isinstance(layer, SpecIntegrator)
+                out = _neuron_steps(layer, h, steps, batch, constant, membrane=integrator)
+                if i == readout:
+                    record = out
+                if integrator:  # never fires: what follows it sees its input, as step by step
+                    continue
+                constant = False
+                amplitude = layer.graded_spikes_factor
+                if record_spikes:
+                    spikes[self.spec_index[i]] = (out / amplitude).detach()
+                h = out.flatten(0, 1)
+                continue
+            if _batch_independent(layer):
+                h = layer(h)
+            elif constant and isinstance(layer, BATCH_NORMS):
+                # batch statistics of the same input: the same output at every step, and the
+                # running statistics updated once a step, as step by step
+                h = [layer(h) for _ in range(steps)][-1]
+            else:  # a module that must see one step at a time (batch norm while training, ...)
+                chunks = [h] * steps if constant else h.split(batch)
+                h = torch.cat([layer(c) for c in chunks])
+                constant = False
+            if not isinstance(layer, MAX_POOL_MODULES):
+                amplitude = None
+            elif amplitude is not None and record_spikes:  # amplitude * OR of spikes
+                spikes[self.spec_index[i]] = (h / amplitude).detach().unflatten(0, (steps, batch))
+        return self._finish(record, spikes)
 
     @property
     def readout_index(self) -> int:
@@ -146,6 +211,138 @@ class SpikingNetwork(nn.Module):
             raise SpecError("the network needs one output neuron, its last (a SpecIntegrator, or "
                             "a SpecLeaky read by its spike count)")
         return neurons[-1]
+
+
+# modules whose output for a batch is the concatenation of their outputs for its parts, and
+# that keep no state between calls: the layer schedule runs them once over all T steps
+_STATELESS = (*WEIGHTED_MODULES, *POOL_MODULES, nn.Flatten, nn.Unflatten, nn.Identity)
+
+
+def _batch_independent(module: nn.Module) -> bool:
+    if isinstance(module, BATCH_NORMS):  # with running statistics in eval mode: per sample
+        return not module.training and module.running_mean is not None
+    return isinstance(module, _STATELESS)
+
+
+def _neuron_steps(layer: nn.Module, h: torch.Tensor, steps: int, batch: int, constant: bool,
+                  membrane: bool) -> torch.Tensor:
+    """A neuron layer's spikes (or, ``membrane``, its membrane potential) at every step,
+    [T, B, ...], from its input at every step ([T*B, ...]) or, ``constant``, the one input of
+    every step ([B, ...])."""
+    if not membrane and _fusable(layer):
+        shape = h.shape if constant else (batch, *h.shape[1:])
+        v0 = layer.init_mem(torch.empty(shape, dtype=h.dtype, device=h.device))
+        beta = layer.beta.clamp(0, 1)
+        threshold, amplitude = layer.threshold, layer.graded_spikes_factor
+        return _LeakySteps.apply(h, beta.to(h.dtype), threshold.to(h.dtype),
+                                 amplitude.to(h.dtype), v0, steps, constant,
+                                 layer.reset_mechanism, layer.surrogate, _SCALE[layer.surrogate])
+    inputs = [h] * steps if constant else h.split(batch)
+    state: list[torch.Tensor] = []
+    out = []
+    for a in inputs:
+        spk, *state = layer(a, *state)
+        out.append(state[-1] if membrane else spk)
+    return torch.stack(out)
+
+
+_SCALE = {"rectangular": 1.0, "triangular": 0.3}  # threshold_relative_spike's defaults
+
+
+def _fusable(layer: nn.Module) -> bool:
+    """A SpecLeaky as to_snntorch and adopt build it, with a threshold-relative surrogate: its
+    T steps run as one autograd node (``_LeakySteps``). A neuron with forward hooks (its own
+    or global ones) is called step by step, as before, so the hooks see every step."""
+    from torch.nn.modules import module as torch_module
+
+    hooked = (layer._forward_hooks or layer._forward_pre_hooks
+              or torch_module._global_forward_hooks or torch_module._global_forward_pre_hooks)
+    return (type(layer) is SpecLeaky and layer.surrogate in _SCALE and not hooked
+            and not layer.state_quant and not layer.inhibition
+            and not layer.graded_spikes_factor.requires_grad)
+
+
+class _LeakySteps(torch.autograd.Function):
+    """All T steps of a SpecLeaky with a threshold-relative surrogate (``surrogates``), forward
+    and BPTT backward in one node: the same arithmetic as ``SpecLeaky.forward`` step after step
+    (u = beta*m + I; s = u > threshold; spikes s*amplitude; reset with s detached), without an
+    autograd node per operation and step. Gradients: those of the step-by-step graph (the
+    surrogate ds/du = scale*window(u/threshold - 1)/threshold, ds/dthreshold = -ds/du *
+    u/threshold; the reset term only through the threshold), summed in another order."""
+
+    @staticmethod
+    def forward(ctx, h, beta, threshold, amplitude, v0, steps: int, constant: bool,
+                reset: str, kind: str, scale: float):
+        shape = v0.shape
+        u_all = torch.empty((steps, *shape), dtype=h.dtype, device=h.device)
+        spk = torch.empty_like(u_all)
+        inputs = [h] * steps if constant else h.view(steps, *shape).unbind(0)
+        m = v0
+        for t, a in enumerate(inputs):
+            u = torch.mul(beta, m, out=u_all[t]).add_(a)  # beta * m + I, as SpecLeaky
+            s = (u > threshold).to(u.dtype)
+            torch.mul(s, amplitude, out=spk[t])
+            if t == steps - 1:  # the last membrane feeds nothing
+                break
+            if reset == "subtract":
+                m = u - s * threshold
+            elif reset == "zero":
+                m = u * (1.0 - s)
+            else:
+                m = u
+        ctx.save_for_backward(u_all, beta, threshold, amplitude, v0)
+        ctx.config = (steps, constant, reset, kind, scale)
+        return spk
+
+    @staticmethod
+    def backward(ctx, grad_spk):
+        u_all, beta, threshold, amplitude, v0 = ctx.saved_tensors
+        steps, constant, reset, kind, scale = ctx.config
+        need_h, need_beta, need_threshold = ctx.needs_input_grad[:3]
+        grad_u = torch.empty_like(u_all)  # dL/du_t, the input's gradient at step t
+        grad_beta = torch.zeros_like(u_all[0]) if need_beta else None
+        grad_threshold = torch.zeros_like(u_all[0]) if need_threshold else None
+        # d(spikes)/du = amplitude * scale * window(u/threshold - 1) / threshold; the
+        # triangular window is max(0, 1 - |u - threshold| / threshold), the rectangular one
+        # |u - threshold| < threshold
+        gain = amplitude * scale / threshold
+        slope = gain / threshold
+        gm = None  # dL/dm_t from step t+1 on
+        for t in range(steps - 1, -1, -1):
+            u = u_all[t]
+            distance = (u - threshold).abs_()
+            if kind == "rectangular":
+                gu = torch.mul(grad_spk[t], distance < threshold, out=grad_u[t]).mul_(gain)
+            else:
+                window = torch.addcmul(gain, distance, slope, value=-1.0).clamp_(min=0.0)
+                gu = torch.mul(grad_spk[t], window, out=grad_u[t])
+            if need_threshold:  # d(spikes)/dthreshold = -d(spikes)/du * u/threshold
+                grad_threshold.addcmul_(gu, u / threshold, value=-1.0)
+            if gm is not None:  # m_t = reset(u_t) feeds u_{t+1}; the reset signal is detached
+                if reset == "zero":
+                    gu.addcmul_(gm, (u <= threshold).to(u.dtype))
+                else:
+                    gu.add_(gm)
+                    if reset == "subtract" and need_threshold:
+                        grad_threshold.addcmul_(gm, (u > threshold).to(u.dtype), value=-1.0)
+            if need_beta:  # u_t = beta * m_{t-1} + I_t
+                if t == 0:
+                    m_prev = v0
+                else:
+                    u_prev = u_all[t - 1]
+                    s_prev = (u_prev > threshold).to(u.dtype)
+                    m_prev = (u_prev - s_prev * threshold if reset == "subtract" else
+                              u_prev * (1.0 - s_prev) if reset == "zero" else u_prev)
+                grad_beta.addcmul_(gu, m_prev)
+            gm = gu * beta
+        grad_h = None
+        if need_h:
+            grad_h = grad_u.sum(0) if constant else grad_u.flatten(0, 1)
+        if need_beta:
+            grad_beta = grad_beta.sum_to_size(beta.shape)
+        if need_threshold:
+            grad_threshold = grad_threshold.sum_to_size(threshold.shape)
+        return grad_h, grad_beta, grad_threshold, None, None, None, None, None, None, None
 
 
 def _spec_indices(modules) -> list[int]:

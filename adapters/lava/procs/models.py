@@ -27,7 +27,15 @@ from lava.proc.sparse.process import Sparse
 from leanspike.adapters.lava.layout import StageLayout, conv_kernel_to_lava, pair_to_lava
 from leanspike.adapters.lava.procs.process import Readout, SpecNetwork, SpecNeuron, StreamInput
 from leanspike.loihi.emulate import lif_float
-from leanspike.loihi.fixed_point import NO_MEMORY, FixedStage, lif_fixed
+from leanspike.loihi.fixed_point import (
+    ACT_SHIFT,
+    BIAS_EXP,
+    NO_MEMORY,
+    STATE_MAX,
+    FixedStage,
+    decay,
+    lif_fixed,
+)
 from leanspike.loihi.stages import split_groups
 
 FLOAT_MESSAGE_BITS = 24  # any value > 0 makes Lava's synapses weigh graded payloads
@@ -307,9 +315,79 @@ class SpecNetworkPerLayerModel(AbstractSubProcessModel):
 # the whole network in one process: same timing, same arithmetic, no messaging between layers
 
 
+# a synapse whose every partial sum is an integer below 2**24 in magnitude is exact in float32
+FLOAT32_EXACT = 1 << 24
+_HALF24, _MASK24 = 1 << 23, (1 << 24) - 1
+
+
+def _wrap24_(x: torch.Tensor) -> torch.Tensor:
+    """``fixed_point.wrap(x, 24)`` in place on an int64 tensor: two's complement, so the
+    floored remainder by 2**24 is the low 24 bits."""
+    return x.add_(_HALF24).bitwise_and_(_MASK24).sub_(_HALF24)
+
+
+class _FixedNeuron:
+    """``lif_fixed`` for Lava's LIF (no current state) with its per-layer constants shifted
+    once: v = decay(v) + wrap24(a << 6) + (bias << 6), clamped to 24 bits; s = v > vth << 6;
+    reset. A current-based stage calls ``lif_fixed`` itself."""
+
+    def __init__(self, fs: FixedStage):
+        self.fs = fs
+        self.plain = fs.du == NO_MEMORY
+        self.bias = fs.bias_mant << BIAS_EXP
+        self.th = None if fs.vth is None else fs.vth << ACT_SHIFT
+
+    def __call__(self, v, u, a):
+        fs = self.fs
+        if not self.plain:
+            return lif_fixed(v, u, a, fs.bias_mant, fs.du, fs.dv, fs.vth, fs.reset)
+        v = decay(v, fs.dv) + _wrap24_(a << ACT_SHIFT)
+        v = v.add_(self.bias).clamp_(-STATE_MAX, STATE_MAX)
+        if self.th is None:
+            return v, u, None
+        s = v > self.th
+        if fs.reset == "subtract":
+            v = v - self.th * s
+        elif fs.reset == "zero":
+            v = v * (~s)
+        return v, u, s
+
+
+def _fixed_synapse(fs: FixedStage, spikes_in: bool):
+    """``fs.synapse`` with its weights prepared once: the same integers, in float32 where every
+    sum is exact there (binary spikes in, sum of |w| per output below 2**24), else float64."""
+    st = fs.stage
+    w = fs.synaptic_weight().to(torch.float64)
+    bound = float(w.abs().flatten(1).sum(1).max()) if w.numel() else 0.0
+    w = w.to(torch.float32) if spikes_in and bound < FLOAT32_EXACT else w
+    shape = st.output_shape
+    if st.kind == "dense":
+        wt = w.t().contiguous()
+
+        def dense(x: torch.Tensor) -> torch.Tensor:
+            return torch.round(x.to(wt.dtype).flatten(1) @ wt).to(torch.int64).view(1, *shape)
+        return dense
+
+    def conv(x: torch.Tensor) -> torch.Tensor:
+        a = torch.round(torch.nn.functional.conv2d(x.to(w.dtype), w, stride=st.stride,
+                                                   padding=st.padding, groups=st.groups))
+        return _wrap24_(a.to(torch.int64)).view(1, *shape)
+    return conv
+
+
+def _float_synapse(stage):
+    w = stage.effective_weight().to(torch.float64)
+    shape = stage.output_shape
+    return lambda x: stage.synapse(x.to(torch.float64), weight=w).view(1, *shape)
+
+
 class _FastNetworkModel(PyLoihiProcessModel):
     """The whole network in one Lava process: the per-layer path's timing and arithmetic
-    without the messaging between layers (Lava's cost is per process, not per neuron)."""
+    without the messaging between layers (Lava's cost is per process, not per neuron).
+
+    Per step it does only the step's arithmetic: weights are prepared once (``_fixed_synapse``),
+    spike counts are added in place through torch views of Lava's count arrays, and tensors
+    cross to numpy only where Lava's ports need them (the input and output message)."""
 
     def __init__(self, proc_params) -> None:
         super().__init__(proc_params)
@@ -323,11 +401,29 @@ class _FastNetworkModel(PyLoihiProcessModel):
         self.buffers = [torch.zeros((1, *shape), dtype=self.dtype) for shape in self.shapes]
         self.state = [torch.zeros((1, *shape), dtype=self.dtype) for shape in self.shapes]
         self.current = [torch.zeros((1, *shape), dtype=self.dtype) for shape in self.shapes]
+        self.synapses = [_fixed_synapse(st, k > 0) if self.is_fixed else _float_synapse(st)
+                         for k, st in enumerate(self.stages)]
+        self.v_init = [st.v_init.to(self.dtype).expand(1, *shape)
+                       for st, shape in zip(self.stages, self.shapes)]
+        self._counts: dict[int, tuple[np.ndarray, torch.Tensor]] = {}
+        self.neurons = [_FixedNeuron(st) for st in self.stages] if self.is_fixed else None
 
-    def _neuron(self, stage, v, u, a):
+    def _count_view(self, k: int) -> torch.Tensor:
+        """Stage k's spike counts (a Lava Var, Lava order) as a torch tensor in torch order
+        sharing its memory (rebuilt if Lava replaced the array)."""
+        array = getattr(self, f"spike_count_{k}")
+        cached = self._counts.get(k)
+        if cached is None or cached[0] is not array:
+            t = torch.from_numpy(array)
+            if self.layouts[k].kind == "conv":
+                t = t.permute(2, 1, 0)
+            cached = self._counts[k] = (array, t.view(self.shapes[k]) if
+                                        self.layouts[k].kind != "conv" else t)
+        return cached[1]
+
+    def _neuron(self, k, stage, v, u, a):
         if self.is_fixed:
-            return lif_fixed(v, u, a, stage.bias_mant, stage.du, stage.dv, stage.vth,
-                             stage.reset)
+            return self.neurons[k](v, u, a)
         return lif_float(v, u, a, stage.bias, stage.leak, stage.current_leak, stage.threshold,
                          stage.reset)
 
@@ -336,24 +432,24 @@ class _FastNetworkModel(PyLoihiProcessModel):
         h = self.layouts[0].inputs_from_lava(np.asarray(self.inp.recv())[None]).to(self.dtype)
         for k, stage in enumerate(self.stages):
             a_now = self.buffers[k]  # a synapse delivers last step's input, as in Lava
-            self.buffers[k] = stage.synapse(h).reshape(1, *self.shapes[k]).to(self.dtype)
+            self.buffers[k] = self.synapses[k](h)
             j, tau = window(self.time_step, k, self.timesteps)
             if j >= 0 and tau == 0:
-                self.state[k] = stage.v_init.to(self.dtype).expand_as(self.state[k]).clone()
+                self.state[k] = self.v_init[k].clone()
                 self.current[k] = torch.zeros_like(self.state[k])
-            self.state[k], self.current[k], s = self._neuron(stage, self.state[k],
+            self.state[k], self.current[k], s = self._neuron(k, stage, self.state[k],
                                                              self.current[k], a_now)
             if s is None:
                 h = self.state[k]  # the integrating output sends its potential
                 break
             if 0 <= j < self.num_samples:
-                s_lava = self.layouts[k].neurons_to_lava(s[0])
-                getattr(self, f"spike_count_{k}")[:] += s_lava
+                self._count_view(k).add_(s[0])
                 if self.recording:
-                    getattr(self, f"spikes_{k}")[j * self.timesteps + tau] = s_lava
-            h = s.to(self.dtype)
+                    getattr(self, f"spikes_{k}")[j * self.timesteps + tau] = \
+                        self.layouts[k].neurons_to_lava(s[0])
+            h = s
         # as the last neuron population does: a spiking readout sends its spikes
-        self.out.send(self.layouts[-1].neurons_to_lava(h[0]))
+        self.out.send(self.layouts[-1].neurons_to_lava(h[0].to(self.dtype)))
 
 
 class _FastFloat(_FastNetworkModel):
