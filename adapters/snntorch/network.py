@@ -23,6 +23,7 @@ from leanspike.adapters.snntorch.neurons import (
     SpecLeaky,
     SpecSynaptic,
     SpecSynapticIntegrator,
+    in_unit_interval,
 )
 from leanspike.convert.chain import (
     MAX_POOL_MODULES,
@@ -232,7 +233,7 @@ def _neuron_steps(layer: nn.Module, h: torch.Tensor, steps: int, batch: int, con
     if not membrane and _fusable(layer):
         shape = h.shape if constant else (batch, *h.shape[1:])
         v0 = layer.init_mem(torch.empty(shape, dtype=h.dtype, device=h.device))
-        beta = layer.beta.clamp(0, 1)
+        beta = in_unit_interval(layer.beta)  # as the step path: gradient on the bounds
         threshold, amplitude = layer.threshold, layer.graded_spikes_factor
         return _LeakySteps.apply(h, beta.to(h.dtype), threshold.to(h.dtype),
                                  amplitude.to(h.dtype), v0, steps, constant,
