@@ -61,8 +61,10 @@ def init(device: str = "auto") -> bool:
 
 
 def shutdown() -> None:
-    """Leave the process group (after the last collective)."""
+    """Leave the process group (after the last collective), all ranks together: a rank that
+    tears gloo down while the other still talks to it can leave that one waiting forever."""
     if dist.is_available() and dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()
 
 
