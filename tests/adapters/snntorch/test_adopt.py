@@ -63,9 +63,7 @@ def test_adopted_then_retrained_to_T1_and_pruned(shape, trained, digits):
 
 @pytest.mark.lava
 @pytest.mark.parametrize("shape", list(SHAPES))
-def test_every_spike_agrees_on_lava(shape, trained, digits):
-    from leanspike.adapters.lava import verify
-
+def test_every_spike_agrees_on_lava(shape, trained, digits, lava_agrees):
     model, _ = trained[shape]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -73,11 +71,7 @@ def test_every_spike_agrees_on_lava(shape, trained, digits):
                          progress=False)
     pruned = prune(result.network, digits.train, digits.test, target_sparsity=0.9, epochs=2,
                    progress=False)
-    x = digits.test.tensors[0][:10]
-    for backend in ("lava-float", "lava-fixed"):
-        report = verify(pruned.spec, x, backend=backend,
-                        calibration=digits.train.tensors[0][:200])
-        assert report.agree, f"{backend}: {report}"
+    lava_agrees(pruned.spec, digits)
 
 
 def test_the_tutorial_class_is_read_as_its_computation():

@@ -62,9 +62,7 @@ def test_the_leaks_and_reset_are_kept_and_the_network_is_the_users_at_every_step
 
 
 @pytest.mark.lava
-def test_learnt_per_channel_leaks_retrain_prune_and_agree_on_lava(digits):
-    from leanspike.adapters.lava import verify
-
+def test_learnt_per_channel_leaks_retrain_prune_and_agree_on_lava(digits, lava_agrees):
     m = model(learn_beta=True)
     optimizer = torch.optim.Adam(m.parameters(), lr=5e-3)
     loss_fn = SF.ce_rate_loss()
@@ -83,8 +81,4 @@ def test_learnt_per_channel_leaks_retrain_prune_and_agree_on_lava(digits):
                    progress=False)
     leak = pruned.spec.layers[0].neuron.leak
     assert isinstance(leak, torch.Tensor) and len(set(leak[:, 0, 0].tolist())) == 4
-    x = digits.test.tensors[0][:10]
-    for backend in ("lava-float", "lava-fixed"):
-        report = verify(pruned.spec, x, backend=backend,
-                        calibration=digits.train.tensors[0][:200])
-        assert report.agree, f"{backend}: {report}"
+    lava_agrees(pruned.spec, digits)

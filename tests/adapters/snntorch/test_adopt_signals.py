@@ -101,9 +101,7 @@ def test_functional_1d_pooling_counts_as_a_layer():
 
 
 @pytest.mark.lava
-def test_a_1d_model_retrains_prunes_and_agrees_on_lava(trained, waveforms):
-    from leanspike.adapters.lava import verify
-
+def test_a_1d_model_retrains_prunes_and_agrees_on_lava(trained, waveforms, lava_agrees):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         adopted = adopt(trained, (1, 64), T)
@@ -114,11 +112,7 @@ def test_a_1d_model_retrains_prunes_and_agrees_on_lava(trained, waveforms):
     pruned = prune(result.network, waveforms.train, waveforms.test, target_sparsity=0.9,
                    epochs=2, progress=False)
     assert abs(pruned.sparsity - 0.9) < 0.03 and pruned.accuracy > 0.4
-    x = waveforms.test.tensors[0][:8]
-    for backend in ("lava-float", "lava-fixed"):
-        report = verify(pruned.spec, x, backend=backend,
-                        calibration=waveforms.train.tensors[0][:200])
-        assert report.agree, f"{backend}: {report}"
+    lava_agrees(pruned.spec, waveforms, 8)
 
 
 def test_flat_feature_vectors_need_no_flatten():

@@ -149,11 +149,9 @@ def test_the_state_passed_back_must_be_the_neurons_own_in_order():
 
 @pytest.mark.lava
 @pytest.mark.parametrize("name", list(MODELS))
-def test_every_spike_agrees_on_lava_with_the_current_state(name, trained, digits):
+def test_every_spike_agrees_on_lava_with_the_current_state(name, trained, digits, lava_agrees):
     """At T = 2 the current carries the first step into the second: Lava's current-based
     neurons (float and Loihi fixed point) must reproduce it spike for spike."""
-    from leanspike.adapters.lava import verify
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         result = retrain(trained[name], digits.train, digits.test, schedule=(2,),
@@ -162,8 +160,4 @@ def test_every_spike_agrees_on_lava_with_the_current_state(name, trained, digits
                    progress=False)
     assert pruned.spec.timesteps == 2
     assert all(layer.neuron.current_leak > 0 for _, layer in pruned.spec.weighted_layers())
-    x = digits.test.tensors[0][:10]
-    for backend in ("lava-float", "lava-fixed"):
-        report = verify(pruned.spec, x, backend=backend,
-                        calibration=digits.train.tensors[0][:200])
-        assert report.agree, f"{backend}: {report}"
+    lava_agrees(pruned.spec, digits)
