@@ -270,8 +270,7 @@ def to_stages(spec: S.NetworkSpec) -> list[Stage]:
     S.validate(spec)
     spec_shapes, original = spec.layer_shapes(), spec
     spec = as_2d(spec)
-    S.validate(spec)
-    shapes = spec.layer_shapes()
+    shapes = spec_shapes if spec is original else spec.layer_shapes()  # the twin's own shapes
     spike_outputs = set(spec.spiking_layers())
     stages: list[Stage] = []
     pending: list = []          # pools / flattens since the last weighted layer
