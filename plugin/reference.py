@@ -15,8 +15,10 @@ import torch.nn.functional as F
 from leanspike.errors import ConfigError
 from leanspike.spec import (
     AVG_POOLS,
+    INPUT,
     LIF,
     MAX_POOLS,
+    Add,
     AvgPool1d,
     Conv1d,
     Conv2d,
@@ -82,10 +84,12 @@ def simulate(spec: NetworkSpec, x: torch.Tensor, *, record_spikes: bool = True,
              stop_after: int | None = None) -> SimulationResult:
     """Run the spec on a batch of analog inputs ``x`` [batch, *input_shape] (direct encoding).
 
-    ``record_currents`` lists layer indices whose synaptic input current I[t] is kept;
-    ``stop_after`` ends each step at that layer (for calibrating a partly converted network,
-    whose later layers are not set yet). Without it, ``output`` is the last layer's potential
-    (an Integrator) or its spike count (a LIF output layer).
+    Each step runs the graph's nodes in order, every node on its inputs' outputs of the same
+    step (a chain: each on the one before). ``record_currents`` lists layer indices whose
+    input current I[t] is kept (of an Add with a neuron: the sum); ``stop_after`` ends each step
+    at that layer (for calibrating a partly converted network, whose later layers are not set
+    yet). Without it, ``output`` is the last layer's potential (an Integrator) or its spike
+    count (a LIF output layer).
     """
     validate(spec)
     if tuple(x.shape[1:]) != tuple(spec.input_shape):
@@ -100,53 +104,63 @@ def simulate(spec: NetworkSpec, x: torch.Tensor, *, record_spikes: bool = True,
     out = None
     last = len(spec.layers) - 1 if stop_after is None else stop_after
     readout = last if stop_after is None and spec.spiking_readout else None
+    sources = [spec.inputs_of(i) for i in range(last + 1)]
     for _t in range(steps):
-        h = x
-        s = None  # the 0/1 spikes h carries (h = amplitude * s), while it carries spikes
+        h: dict[int, torch.Tensor] = {INPUT: x}  # every node's output this step
+        s: dict[int, torch.Tensor] = {}  # the 0/1 spikes of the nodes whose output is spikes
         for i, layer in enumerate(spec.layers[: last + 1]):
+            src = sources[i][0]
             if isinstance(layer, MAX_POOLS):
-                h = max_pool(layer, h)
-                if s is not None:  # max of amplitude * s = amplitude * OR of s
-                    s = max_pool(layer, s)
+                h[i] = max_pool(layer, h[src])
+                if src in s:  # max of amplitude * s = amplitude * OR of s
+                    s[i] = max_pool(layer, s[src])
                     if record_spikes:
-                        spikes.setdefault(i, []).append(s)
-            elif isinstance(layer, AVG_POOLS):
-                h = avg_pool(layer, h)
-                s = None
-            elif isinstance(layer, Flatten):
-                h = h.flatten(1)
-                s = None
+                        spikes.setdefault(i, []).append(s[i])
+                continue
+            if isinstance(layer, AVG_POOLS):
+                h[i] = avg_pool(layer, h[src])
+                continue
+            if isinstance(layer, Flatten):
+                h[i] = h[src].flatten(1)
+                continue
+            if isinstance(layer, Add):
+                current = h[src]
+                for j in sources[i][1:]:
+                    current = current + h[j]
             else:
-                current = synaptic_current(layer, h)
-                if i in record_currents:
-                    currents.setdefault(i, []).append(current)
-                n = layer.neuron
-                if i not in state:
-                    state[i] = torch.zeros_like(current) + _as_tensor(n.v_init, current)
-                if n.current_leak:  # i[t] = current_leak * i[t-1] + I[t], never reset
-                    current = n.current_leak * syn.get(i, torch.zeros_like(current)) + current
-                    syn[i] = current
-                leak = _as_tensor(n.leak, current) if isinstance(n.leak, torch.Tensor) \
-                    else n.leak
-                u = leak * state[i] + current
-                if isinstance(n, Integrator):
-                    state[i] = u
-                    out = u
-                    continue
-                assert isinstance(n, LIF)
-                th = _as_tensor(n.threshold, u)
-                s = (u > th).to(u.dtype)
-                if n.reset == "subtract":
-                    u = u - th * s
-                elif n.reset == "zero":
-                    u = u * (1.0 - s)
+                current = synaptic_current(layer, h[src])
+            n = layer.neuron
+            if n is None:  # a sum of spikes (SEW), or a current an Add's neuron integrates
+                h[i] = current
+                continue
+            if i in record_currents:
+                currents.setdefault(i, []).append(current)
+            if i not in state:
+                state[i] = torch.zeros_like(current) + _as_tensor(n.v_init, current)
+            if n.current_leak:  # i[t] = current_leak * i[t-1] + I[t], never reset
+                current = n.current_leak * syn.get(i, torch.zeros_like(current)) + current
+                syn[i] = current
+            leak = _as_tensor(n.leak, current) if isinstance(n.leak, torch.Tensor) \
+                else n.leak
+            u = leak * state[i] + current
+            if isinstance(n, Integrator):
                 state[i] = u
-                if record_spikes:
-                    spikes.setdefault(i, []).append(s)
-                h = s * n.amplitude
-                if i == readout:  # a spiking readout: the output is the spike count
-                    out = h if out is None else out + h
-    if out is None:
-        out = h
+                h[i] = out = u
+                continue
+            assert isinstance(n, LIF)
+            th = _as_tensor(n.threshold, u)
+            s[i] = (u > th).to(u.dtype)
+            if n.reset == "subtract":
+                u = u - th * s[i]
+            elif n.reset == "zero":
+                u = u * (1.0 - s[i])
+            state[i] = u
+            if record_spikes:
+                spikes.setdefault(i, []).append(s[i])
+            h[i] = s[i] * n.amplitude
+            if i == readout:  # a spiking readout: the output is the spike count
+                out = h[i] if out is None else out + h[i]
+        if stop_after is not None or out is None:
+            out = h[last]
     return SimulationResult(output=out, spikes={i: torch.stack(v) for i, v in spikes.items()},
                             currents={i: torch.stack(v) for i, v in currents.items()})

@@ -41,6 +41,27 @@ field, so every spec that does not use it is written as before. Version 5 adds w
 Leaky also allows: a per-neuron ``leak`` (a tensor, as thresholds may be) and reset "none".
 Version 6 adds the 1-D layers. The input may be a flat vector (F,), a 1-D signal (C, L) or an
 image (C, H, W); a spec needs no Flatten when its input is already flat.
+
+A spec is a graph (version 7): every layer is a node that may name its ``inputs`` (indices of
+earlier layers, ``INPUT`` = -1 for the network's input; by default the layer before it, so a
+chain names none and is written as before) and carry a ``name``. Nodes are listed in an order
+in which every input comes first, so a cycle cannot be written; the last node is the one
+output and every other node feeds some later one. ``Add`` sums its inputs element-wise, and the
+two residual styles are two uses of it:
+
+    spiking / converted ResNet (the shortcut adds to the *current*): an Add that carries the
+        neuron. Its inputs are the block's last weighted layer *without* a neuron (its current
+        W x + b) and the shortcut (a 1x1 convolution without a neuron, or the block's input
+        spikes as they are, unit weights). The population integrates the sum:
+        I[t] = sum of the inputs' outputs, then the neuron dynamics above.
+    SEW ResNet with ADD (the shortcut adds *spikes*): an Add without a neuron. Its inputs are
+        spike trains (LIF layers, max pools of spikes, other such sums) and its output is their
+        sum, amplitude * s_a + amplitude * s_b, which the next weighted layer receives.
+
+Both are exact on synapses that sum: each input of an Add is a synapse group of its own into
+the same population (``leanspike.loihi.stages``), and a sum of synaptic currents is what a
+neuron receives anyway, in float and in integers alike. A weighted layer without a neuron
+exists only to feed Adds that carry one.
 """
 
 from __future__ import annotations
@@ -61,20 +82,22 @@ from leanspike.atomic import atomic_write
 from leanspike.errors import SpecError, SpecFileError
 
 FORMAT_NAME = "leanspike.spec"
-FORMAT_VERSION = 6  # the newest version this leanspike reads and writes
+FORMAT_VERSION = 7  # the newest version this leanspike reads and writes
 SPIKING_READOUT_SINCE = 3  # the format version that introduced a LIF output layer
 CURRENT_LEAK_SINCE = 4  # the format version that introduced a neuron's current_leak
 NEURON_OPTIONS_SINCE = 5  # the format version of per-neuron leaks and reset "none"
 ANY_RANK_SINCE = 6  # 1-D layers, (C, L) inputs, Flatten of any rank
+GRAPH_SINCE = 7  # named nodes with their inputs, Add, weighted layers without neurons
 # the format version that introduced each layer type added after version 1
 LAYER_SINCE = {"MaxPool2d": 2, "Conv1d": ANY_RANK_SINCE, "AvgPool1d": ANY_RANK_SINCE,
-               "MaxPool1d": ANY_RANK_SINCE}
+               "MaxPool1d": ANY_RANK_SINCE, "Add": GRAPH_SINCE}
 SPEC_FILE = "spec.json"
 WEIGHTS_FILE = "weights.safetensors"
 RESET_MODES = ("subtract", "zero", "none")
 ENCODINGS = ("direct",)
 
 Scalar = Union[float, torch.Tensor]
+INPUT = -1  # the index that stands for the network's input among a node's inputs
 
 
 @dataclass(eq=False)
@@ -103,7 +126,17 @@ Neuron = Union[LIF, Integrator]
 
 
 @dataclass(eq=False)
-class Linear:
+class _Node:
+    """What every layer has as a node of the graph: where its input comes from (None: the
+    layer before it, or the network's input for the first) and an optional name. Keyword-only,
+    so that every layer's own fields keep their positions."""
+
+    inputs: tuple[int, ...] | None = field(default=None, kw_only=True)
+    name: str | None = field(default=None, kw_only=True)
+
+
+@dataclass(eq=False)
+class Linear(_Node):
     weight: torch.Tensor  # [out_features, in_features]
     bias: torch.Tensor | None = None
     mask: torch.Tensor | None = None  # 0/1, same shape as weight
@@ -111,7 +144,7 @@ class Linear:
 
 
 @dataclass(eq=False)
-class Conv2d:
+class Conv2d(_Node):
     weight: torch.Tensor  # [out_channels, in_channels, kernel_h, kernel_w]
     bias: torch.Tensor | None = None
     mask: torch.Tensor | None = None
@@ -121,13 +154,13 @@ class Conv2d:
 
 
 @dataclass(eq=False)
-class AvgPool2d:
+class AvgPool2d(_Node):
     kernel_size: tuple[int, int] = (2, 2)
     stride: tuple[int, int] = (2, 2)
 
 
 @dataclass(eq=False)
-class MaxPool2d:
+class MaxPool2d(_Node):
     """The max over each window; of a LIF layer's output, amplitude * OR of the spikes."""
 
     kernel_size: tuple[int, int] = (2, 2)
@@ -135,7 +168,7 @@ class MaxPool2d:
 
 
 @dataclass(eq=False)
-class Conv1d:
+class Conv1d(_Node):
     """A convolution over a (C, L) signal: Conv2d's 1-D namesake."""
 
     weight: torch.Tensor  # [out_channels, in_channels, kernel]
@@ -147,13 +180,13 @@ class Conv1d:
 
 
 @dataclass(eq=False)
-class AvgPool1d:
+class AvgPool1d(_Node):
     kernel_size: tuple[int] = (2,)
     stride: tuple[int] = (2,)
 
 
 @dataclass(eq=False)
-class MaxPool1d:
+class MaxPool1d(_Node):
     """The max over each window of a (C, L) signal; of spikes, an OR, as MaxPool2d's."""
 
     kernel_size: tuple[int] = (2,)
@@ -169,15 +202,24 @@ SPATIAL_DIMS = {Conv1d: 1, AvgPool1d: 1, MaxPool1d: 1, Conv2d: 2, AvgPool2d: 2, 
 
 
 @dataclass(eq=False)
-class Flatten:
+class Flatten(_Node):
     """Flattens its input (any rank) to one dimension in row-major (torch) order."""
 
 
-Layer = Union[Linear, Conv1d, Conv2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d, Flatten]
+@dataclass(eq=False)
+class Add(_Node):
+    """The element-wise sum of two or more inputs of one shape: with a neuron, the sum is the
+    population's input current (a spiking ResNet's block output); without one, the sum itself
+    is the output (SEW ResNet's ADD of spike trains). See the module docstring."""
+
+    neuron: Neuron | None = None
+
+
+Layer = Union[Linear, Conv1d, Conv2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d, Flatten, Add]
 WEIGHTED = (Linear, Conv1d, Conv2d)
 LAYER_TYPES: dict[str, type] = {
     cls.__name__: cls for cls in (Linear, Conv1d, Conv2d, AvgPool1d, AvgPool2d, MaxPool1d,
-                                  MaxPool2d, Flatten)
+                                  MaxPool2d, Flatten, Add)
 }
 NEURON_TYPES: dict[str, type] = {cls.__name__: cls for cls in (LIF, Integrator)}
 
@@ -210,21 +252,46 @@ class NetworkSpec:
     def spiking_readout(self) -> bool:
         """The output is the last layer's spike count (a LIF output layer), not its
         membrane potential (an Integrator)."""
-        last = next((layer for layer in reversed(self.layers) if isinstance(layer, WEIGHTED)),
-                    None)
+        last = next((layer for layer in reversed(self.layers)
+                     if getattr(layer, "neuron", None) is not None), None)
         return isinstance(getattr(last, "neuron", None), LIF)
 
     def weighted_layers(self) -> Iterator[tuple[int, Linear | Conv1d | Conv2d]]:
         return ((i, layer) for i, layer in enumerate(self.layers) if isinstance(layer, WEIGHTED))
 
+    def neuron_layers(self) -> list[int]:
+        """Indices of the layers that carry a neuron population (weighted layers and Adds)."""
+        return [i for i, layer in enumerate(self.layers)
+                if getattr(layer, "neuron", None) is not None]
+
+    def inputs_of(self, index: int) -> tuple[int, ...]:
+        """Where layer ``index`` takes its input from: earlier layer indices, ``INPUT`` (-1)
+        for the network's input."""
+        return inputs_of(self.layers, index)
+
+    def consumers(self) -> dict[int, list[int]]:
+        """For every layer (and ``INPUT``), the layers that take its output, in order."""
+        out: dict[int, list[int]] = {i: [] for i in range(INPUT, len(self.layers))}
+        for i in range(len(self.layers)):
+            for j in self.inputs_of(i):
+                if j in out and i not in out[j]:
+                    out[j].append(i)
+        return out
+
+    @property
+    def is_graph(self) -> bool:
+        """Anything but a chain: an Add, or a layer whose input is not the layer before it."""
+        return any(isinstance(layer, Add) or self.inputs_of(i) != (i - 1,)
+                   for i, layer in enumerate(self.layers))
+
     def spiking_layers(self) -> list[int]:
-        """Indices of the layers whose output is spikes: LIF layers, and max pooling of spikes
-        (directly after a LIF layer or after another such pool)."""
+        """Indices of the layers whose output is spikes: layers with LIF neurons (weighted
+        layers and Adds), and max pooling of spikes (of a LIF layer or of another such pool)."""
         out: list[int] = []
         for i, layer in enumerate(self.layers):
-            if isinstance(layer, WEIGHTED) and isinstance(layer.neuron, LIF):
+            if isinstance(getattr(layer, "neuron", None), LIF):
                 out.append(i)
-            elif isinstance(layer, MAX_POOLS) and out and out[-1] == i - 1:
+            elif isinstance(layer, MAX_POOLS) and self.inputs_of(i)[0] in out:
                 out.append(i)
         return out
 
@@ -254,7 +321,9 @@ class NetworkSpec:
 def _where(index: int | None, layer: Any = None, field_name: str | None = None) -> str:
     if index is None:
         return f"spec.{field_name}" if field_name else "spec"
-    place = f"layers[{index}] ({type(layer).__name__})"
+    name = getattr(layer, "name", None)
+    label = type(layer).__name__ + (f" {name!r}" if isinstance(name, str) else "")
+    place = f"layers[{index}] ({label})"
     return f"{place}.{field_name}" if field_name else place
 
 
@@ -326,7 +395,7 @@ def _check_neuron(i: int, layer: Layer, out_shape: tuple[int, ...], is_last: boo
         )
     if not is_last and not isinstance(neuron, LIF):
         raise SpecError(
-            f"{where}: every weighted layer but the last must have a LIF neuron, "
+            f"{where}: every layer with a neuron but the last must have a LIF neuron, "
             f"got {type(neuron).__name__}"
         )
     if isinstance(neuron.leak, torch.Tensor):
@@ -355,19 +424,69 @@ def _check_rank(shape: tuple[int, ...], spatial: int, where: str) -> None:
         raise SpecError(f"{where}: needs a {want} input, got shape {shape}")
 
 
+def inputs_of(layers: list, index: int) -> tuple[int, ...]:
+    """Layer ``index``'s inputs: its own, or by default the layer before it (``INPUT`` for the
+    first)."""
+    own = getattr(layers[index], "inputs", None)
+    return (index - 1,) if own is None else tuple(own)
+
+
+def _source(spec: NetworkSpec, j: int) -> str:
+    """How an error message names an input: the network input, or the layer."""
+    if j == INPUT:
+        return "the network input"
+    return "the previous layer" if not spec.is_graph else _where(j, spec.layers[j])
+
+
+def _check_inputs(spec: NetworkSpec, i: int, layer: Layer) -> tuple[int, ...]:
+    where = _where(i, layer, "inputs")
+    own = layer.inputs
+    if own is not None and (not isinstance(own, tuple) or not all(
+            isinstance(j, int) and not isinstance(j, bool) for j in own)):
+        raise SpecError(f"{where}: expected a tuple of layer indices, got {own!r}")
+    ins = inputs_of(spec.layers, i)
+    for j in ins:
+        if j >= i:
+            raise SpecError(f"{where}: input {j} is not an earlier layer; a spec lists every "
+                            f"node after its inputs (so no cycle can be written)")
+        if j < INPUT:
+            raise SpecError(f"{where}: input {j} is not a layer index (use {INPUT} for the "
+                            f"network input)")
+    if isinstance(layer, Add):
+        if len(ins) < 2:
+            raise SpecError(f"{where}: an Add sums two or more inputs, got {list(ins)}")
+    elif len(ins) != 1:
+        raise SpecError(f"{where}: a {type(layer).__name__} takes one input, got {list(ins)} "
+                        f"(sum several with an Add)")
+    name = layer.name
+    if name is not None and (not isinstance(name, str) or not name):
+        raise SpecError(f"{_where(i, layer, 'name')}: expected a non-empty string, got {name!r}")
+    return ins
+
+
 def _infer_shapes(spec: NetworkSpec) -> list[tuple[int, ...]]:
-    shape = tuple(spec.input_shape)
-    shapes = []
+    shapes: list[tuple[int, ...]] = []
     for i, layer in enumerate(spec.layers):
         where = _where(i, layer)
-        if isinstance(layer, Linear):
+        if not isinstance(layer, tuple(LAYER_TYPES.values())):
+            raise SpecError(f"{where}: unknown layer type; known: {', '.join(LAYER_TYPES)}")
+        ins = _check_inputs(spec, i, layer)
+        shape = tuple(spec.input_shape) if ins[0] == INPUT else shapes[ins[0]]
+        gives = _source(spec, ins[0])
+        if isinstance(layer, Add):
+            for j in ins[1:]:
+                other = tuple(spec.input_shape) if j == INPUT else shapes[j]
+                if other != shape:
+                    raise SpecError(f"{where}: its inputs differ in shape: {_source(spec, ins[0])}"
+                                    f" gives {shape}, {_source(spec, j)} gives {other}")
+        elif isinstance(layer, Linear):
             w = _check_tensor(layer.weight, f"{where}.weight", ndim=2)
             if len(shape) != 1:
                 raise SpecError(f"{where}: needs a flat input, got shape {shape} (add a Flatten)")
             if w.shape[1] != shape[0]:
                 raise SpecError(
                     f"{where}.weight: shape {tuple(w.shape)} expects {w.shape[1]} inputs, "
-                    f"but the previous layer gives {shape[0]}"
+                    f"but {gives} gives {shape[0]}"
                 )
             shape = (w.shape[0],)
         elif isinstance(layer, CONVS):
@@ -379,7 +498,7 @@ def _infer_shapes(spec: NetworkSpec) -> list[tuple[int, ...]]:
             if w.shape[1] != shape[0]:
                 raise SpecError(
                     f"{where}.weight: shape {tuple(w.shape)} expects {w.shape[1]} input "
-                    f"channels, but the previous layer gives {shape[0]}"
+                    f"channels, but {gives} gives {shape[0]}"
                 )
             size = tuple((shape[d + 1] + 2 * layer.padding[d] - w.shape[d + 2])
                          // layer.stride[d] + 1 for d in range(n))
@@ -398,14 +517,48 @@ def _infer_shapes(spec: NetworkSpec) -> list[tuple[int, ...]]:
                 raise SpecError(f"{where}.kernel_size: {layer.kernel_size} larger than the "
                                 f"input {shape[1:]}")
             shape = (shape[0], *size)
-        elif isinstance(layer, Flatten):
+        else:  # Flatten
             shape = (math.prod(shape),)
-        else:
-            raise SpecError(
-                f"{where}: unknown layer type; known: {', '.join(LAYER_TYPES)}"
-            )
         shapes.append(shape)
     return shapes
+
+
+def _check_graph(spec: NetworkSpec) -> None:
+    """One output (the last layer; every other feeds a later one), and currents (weighted
+    layers without a neuron) only where a population sums them (an Add that carries one)."""
+    consumers = spec.consumers()
+    last = len(spec.layers) - 1
+    names = [layer.name for layer in spec.layers if layer.name is not None]
+    if len(names) != len(set(names)):
+        twice = sorted({n for n in names if names.count(n) > 1})
+        raise SpecError(f"spec.layers: node names must be unique, {twice} used more than once")
+    for i, layer in enumerate(spec.layers):  # first, as it names the real mistake
+        if isinstance(layer, Add) and layer.neuron is None:
+            currents = [j for j in spec.inputs_of(i) if j != INPUT
+                        and isinstance(spec.layers[j], WEIGHTED)
+                        and spec.layers[j].neuron is None]
+            if currents:
+                raise SpecError(f"{_where(i, layer)}: sums the current of "
+                                f"{_where(currents[0], spec.layers[currents[0]])} but carries "
+                                f"no neuron; a sum of currents needs the neuron that "
+                                f"integrates it (Add(neuron=LIF(...)))")
+    for i, layer in enumerate(spec.layers):
+        if i != last and not consumers[i]:
+            raise SpecError(f"{_where(i, layer)}: feeds no other layer; a spec has one output, "
+                            f"its last layer ({_where(last, spec.layers[last])})")
+        neuron = getattr(layer, "neuron", None)
+        if isinstance(layer, WEIGHTED) and neuron is None:
+            bad = [c for c in consumers[i] if not (isinstance(spec.layers[c], Add)
+                                                   and spec.layers[c].neuron is not None)]
+            if not spec.is_graph and i != last:
+                raise SpecError(f"{_where(i, layer, 'neuron')}: every weighted layer but the "
+                                f"last must have a LIF neuron, got NoneType")
+            if i == last or bad:
+                raise SpecError(
+                    f"{_where(i, layer, 'neuron')}: a weighted layer without a neuron gives a "
+                    f"current, which only an Add that carries the neuron can take (a residual "
+                    f"sum of currents)"
+                    + (f"; {_where(bad[0], spec.layers[bad[0]])} takes it" if bad else ""))
 
 
 def validate(spec: NetworkSpec) -> None:
@@ -430,12 +583,14 @@ def validate(spec: NetworkSpec) -> None:
     weighted = [i for i, _ in spec.weighted_layers()]
     if not weighted:
         raise SpecError("spec.layers: a network needs at least one Linear or convolution layer")
-    if weighted[-1] != len(spec.layers) - 1:
-        last = spec.layers[-1]
+    last = spec.layers[-1]
+    if not isinstance(last, (*WEIGHTED, Add)):
         raise SpecError(f"{_where(len(spec.layers) - 1, last)}: the network must end with its "
-                        f"output layer (a Linear or convolution with its neuron)")
+                        f"output layer (a Linear, convolution or Add with its neuron)")
+    if last.neuron is None:
+        _check_neuron(len(spec.layers) - 1, last, shapes[-1], True)
+    _check_graph(spec)
     for i, layer in spec.weighted_layers():
-        out = shapes[i]
         n_out = layer.weight.shape[0]
         if layer.bias is not None:
             b = _check_tensor(layer.bias, f"{_where(i, layer)}.bias", ndim=1)
@@ -452,10 +607,11 @@ def validate(spec: NetworkSpec) -> None:
         if not layer.weight.is_floating_point():
             raise SpecError(f"{_where(i, layer)}.weight: expected floating point, "
                             f"got {layer.weight.dtype}")
-        _check_neuron(i, layer, out, i == weighted[-1])
+    for i in spec.neuron_layers():
+        _check_neuron(i, spec.layers[i], shapes[i], i == len(spec.layers) - 1)
     for i, layer in enumerate(spec.layers):
-        if not isinstance(layer, WEIGHTED) and getattr(layer, "neuron", None) is not None:
-            raise SpecError(f"{_where(i, layer)}: only Linear and convolution layers carry "
+        if not isinstance(layer, (*WEIGHTED, Add)) and getattr(layer, "neuron", None) is not None:
+            raise SpecError(f"{_where(i, layer)}: only Linear, convolution and Add layers carry "
                             f"neurons")
 
 
@@ -496,9 +652,26 @@ def _to_document(spec: NetworkSpec) -> tuple[dict, dict[str, torch.Tensor]]:
             return {"tensor": key}
         return value
 
+    def put_neuron(n: Neuron | None, i: int) -> dict | None:
+        if n is None:
+            return None
+        out = {"type": type(n).__name__}
+        for fname in n.__dataclass_fields__:
+            if fname == "current_leak" and _no_current_leak(n):
+                continue  # absent as before version 4: byte for byte what it wrote
+            out[fname] = put(getattr(n, fname), f"layers.{i}.neuron.{fname}")
+        return out
+
     layers = []
     for i, layer in enumerate(spec.layers):
         entry: dict[str, Any] = {"type": type(layer).__name__}
+        # graph fields only where set: a chain is written byte for byte as before version 7
+        if layer.name is not None:
+            entry["name"] = layer.name
+        if layer.inputs is not None:
+            entry["inputs"] = list(layer.inputs)
+        if isinstance(layer, Add):
+            entry["neuron"] = put_neuron(layer.neuron, i)
         if isinstance(layer, WEIGHTED):
             for name in ("weight", "bias", "mask"):
                 entry[name] = put(getattr(layer, name), f"layers.{i}.{name}")
@@ -526,7 +699,9 @@ def _to_document(spec: NetworkSpec) -> tuple[dict, dict[str, torch.Tensor]]:
                                  if "current_leak" in (e.get("neuron") or {})),
                                *(NEURON_OPTIONS_SINCE for e in layers
                                  if _uses_neuron_options(e)),
-                               ANY_RANK_SINCE if _needs_any_rank(spec) else 1]),
+                               ANY_RANK_SINCE if _needs_any_rank(spec) else 1,
+                               *(GRAPH_SINCE for e in layers if "inputs" in e or "name" in e
+                                 or ("neuron" in e and e["neuron"] is None))]),
         "timesteps": spec.timesteps,
         "encoding": spec.encoding,
         "input_shape": list(spec.input_shape),
@@ -631,7 +806,10 @@ class _Reader:
         if since > self.version:
             raise self.fail(f"{where}.type", f"{kind} layers exist from format_version {since} "
                             f"on; this document says version {self.version}")
+        node = self.node_fields(raw, where)
         n = SPATIAL_DIMS.get(cls, 0)
+        if cls is Add:
+            return Add(neuron=self.neuron(raw.get("neuron"), f"{where}.neuron"), **node)
         if cls in WEIGHTED:
             weight = self.value(self.field(raw, "weight", where), f"{where}.weight")
             if not isinstance(weight, torch.Tensor):
@@ -647,14 +825,41 @@ class _Reader:
                                              f"{where}.stride", n)
                 kwargs["padding"] = self.pair(self.field(raw, "padding", where),
                                               f"{where}.padding", n)
-            return cls(**kwargs)
+            if kwargs["neuron"] is None and self.version < GRAPH_SINCE \
+                    and i != self.n_layers - 1:
+                raise self.fail(f"{where}.neuron", f"weighted layers without a neuron exist from "
+                                f"format_version {GRAPH_SINCE} on; this document says version "
+                                f"{self.version}")
+            return cls(**kwargs, **node)
         if cls in POOLS:
             return cls(
                 kernel_size=self.pair(self.field(raw, "kernel_size", where),
                                       f"{where}.kernel_size", n),
                 stride=self.pair(self.field(raw, "stride", where), f"{where}.stride", n),
+                **node,
             )
-        return Flatten()
+        return Flatten(**node)
+
+    def node_fields(self, raw: dict, where: str) -> dict[str, Any]:
+        """A layer's ``inputs`` and ``name`` (format version 7), where the document has them."""
+        out: dict[str, Any] = {}
+        for key in ("inputs", "name"):
+            if key not in raw:
+                continue
+            if self.version < GRAPH_SINCE:
+                raise self.fail(f"{where}.{key}", f"graph fields exist from format_version "
+                                f"{GRAPH_SINCE} on; this document says version {self.version}")
+            value = raw[key]
+            if key == "name" and not isinstance(value, str):
+                raise self.fail(f"{where}.name", f"expected a string, got {value!r}")
+            if key == "inputs":
+                if not isinstance(value, list) or not all(
+                        isinstance(j, int) and not isinstance(j, bool) for j in value):
+                    raise self.fail(f"{where}.inputs", f"expected a list of layer indices "
+                                    f"({INPUT} for the network input), got {value!r}")
+                value = tuple(value)
+            out[key] = value
+        return out
 
     def spec(self, doc: Any) -> NetworkSpec:
         if not isinstance(doc, dict):
@@ -677,6 +882,7 @@ class _Reader:
         if not isinstance(shape, list) or not all(isinstance(d, int) for d in shape):
             raise self.fail("input_shape", f"expected a list of integers, got {shape!r}")
         metadata = doc.get("metadata", {})
+        self.n_layers = len(layers_raw)
         spec = NetworkSpec(
             input_shape=tuple(shape),
             layers=[self.layer(i, raw) for i, raw in enumerate(layers_raw)],
