@@ -116,39 +116,65 @@ def pooling_synapses(spec: S.NetworkSpec) -> list[tuple[int, int]]:
             for i in spec.spiking_layers() if isinstance(spec.layers[i], S.MAX_POOLS)]
 
 
+def _arriving_rate(spec: S.NetworkSpec, j: int, rates: dict[int, float]) -> float | None:
+    """Spikes per neuron per inference arriving from node ``j``: those of the nearest spiking
+    node it comes from through pooling and flatten (a max pool without a rate of its own: the
+    layer it pools), summed over the inputs of a sum of spike trains (SEW's Add); None for the
+    analog input, whose synapses are MACs."""
+    while j != S.INPUT:
+        layer = spec.layers[j]
+        if j in rates:
+            return float(rates[j])
+        if isinstance(layer, S.Add):
+            parts = [_arriving_rate(spec, k, rates) for k in spec.inputs_of(j)]
+            return None if any(p is None for p in parts) else sum(parts)
+        if getattr(layer, "neuron", None) is not None:
+            return 0.0  # a spiking layer that was not recorded
+        j = spec.inputs_of(j)[0]
+    return None
+
+
+def _synapse_groups(spec: S.NetworkSpec) -> list[tuple[int, int, int, int]]:
+    """(spec index, source node, dense MACs, live synapse events per spike) of every synapse
+    group: weighted layers, max pools of spikes (one unit synapse per window tap), and the unit
+    synapses through which an Add's neuron receives spikes (not currents) as they are."""
+    shapes = spec.layer_shapes()
+    out = [(i, spec.inputs_of(i)[0], dense, live) for i, dense, live in layer_macs(spec)]
+    out += [(i, spec.inputs_of(i)[0], 0, n) for i, n in pooling_synapses(spec)]
+    for i, layer in enumerate(spec.layers):
+        if isinstance(layer, S.Add) and layer.neuron is not None:
+            for j in spec.inputs_of(i):
+                if j == S.INPUT or not (isinstance(spec.layers[j], S.WEIGHTED)
+                                        and spec.layers[j].neuron is None):
+                    out.append((i, j, 0, math.prod(shapes[i])))
+    return sorted(out)
+
+
 def estimate(spec: S.NetworkSpec, spikes_per_neuron: dict[int, float],
              model: EnergyModel | None = None) -> EnergyReport:
     """``spikes_per_neuron``: per spiking spec layer index (LIF layers, max pooling of spikes),
-    spikes per neuron per inference."""
+    spikes per neuron per inference. Each synapse group's operations are the spikes per neuron
+    arriving at it times its live synapses (the rate convention; ``count_operations`` counts
+    events one by one on the deployed stages)."""
     model = model or EnergyModel()
     shapes = spec.layer_shapes()
-    synaptic = sorted([(i, dense, live) for i, dense, live in layer_macs(spec)]
-                      + [(i, 0, n) for i, n in pooling_synapses(spec)])
     layers = []
     ann = snn = synops = 0.0
-    previous: int | None = None  # the weighted layer before
-    feeding: int | None = None   # the spiking layer whose spikes arrive (a pool's, if known)
-    for i, dense, live in synaptic:
+    for i, source, dense, live in _synapse_groups(spec):
         kind = type(spec.layers[i]).__name__
         ann += model.e_mac_pj * dense
-        if previous is None:
+        zeta = _arriving_rate(spec, source, spikes_per_neuron)
+        if zeta is None:
             snn += model.e_mac_pj * live
             layers.append(LayerEnergy(i, kind, dense, live, None, live))
         else:
-            zeta = float(spikes_per_neuron.get(feeding, spikes_per_neuron.get(previous, 0.0)))
             ops = zeta * live
             snn += model.e_ac_pj * ops
             synops += ops
             layers.append(LayerEnergy(i, kind, dense, live, zeta, ops))
-        if isinstance(spec.layers[i], S.WEIGHTED):
-            previous = i
-        feeding = i
     spikes = 0.0
     for i, zeta in spikes_per_neuron.items():
-        n = 1
-        for d in shapes[i]:
-            n *= d
-        spikes += zeta * n
+        spikes += zeta * math.prod(shapes[i])
     return EnergyReport(model, ann, snn, synops, spikes, layers)
 
 

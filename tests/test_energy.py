@@ -80,3 +80,22 @@ def test_max_pooling_of_the_input_costs_nothing():
     report = estimate(spec.validate(), {1: 0.5, 2: 0.8, 3: 0.25})
     assert [e.kind for e in report.layers] == ["Conv2d", "MaxPool2d", "Conv2d", "Linear"]
     assert report.layers[0].input_spikes_per_neuron is None  # still the MAC layer
+
+
+def test_a_residual_graph_counts_every_synapse_group_at_the_rate_that_reaches_it():
+    torch.manual_seed(0)
+    w = [torch.randn(6, 4), torch.randn(6, 6), torch.randn(6, 6), torch.randn(3, 6)]
+    layers = [S.Linear(w[0], neuron=S.LIF()), S.Linear(w[1], neuron=S.LIF()),
+              S.Add(inputs=(1, 0)),                                  # SEW: spikes + spikes
+              S.Linear(w[2]), S.Add(inputs=(3, 2), neuron=S.LIF()),  # current + unit synapses
+              S.Linear(w[3], neuron=S.Integrator())]
+    spec = S.NetworkSpec((4,), layers, 2).validate()
+    rates = {0: 0.5, 1: 0.25, 4: 0.125}
+    report = estimate(spec, rates)
+    ops = {(e.index, e.kind): e.synaptic_ops for e in report.layers}
+    assert ops[(0, "Linear")] == 24                   # the analog input: MACs
+    assert ops[(1, "Linear")] == 0.5 * 36
+    assert ops[(3, "Linear")] == (0.25 + 0.5) * 36    # the sum of two spike trains
+    assert ops[(4, "Add")] == (0.25 + 0.5) * 6        # the SEW sum into unit synapses
+    assert ops[(5, "Linear")] == 0.125 * 18
+    assert report.synaptic_ops == pytest.approx(18 + 27 + 4.5 + 2.25)

@@ -154,7 +154,9 @@ def test_older_documents_cannot_smuggle_graph_fields(tmp_path):
     doc = json.loads(path.read_text())
     doc["format_version"] = 6
     path.write_text(json.dumps(doc))
-    with pytest.raises(SpecFileError, match=r"layers\[0\] \(Conv2d\)\.name: graph fields exist from format_version 7"):
+    with pytest.raises(SpecFileError,
+                       match=r"layers\[0\] \(Conv2d\)\.name: graph fields exist from "
+                             r"format_version 7"):
         S.NetworkSpec.load(tmp_path / "g")
     doc["format_version"], doc["layers"][3]["inputs"] = 7, "2,0"
     path.write_text(json.dumps(doc))

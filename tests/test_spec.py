@@ -299,8 +299,9 @@ def test_spiking_layers_are_lif_layers_and_max_pooling_of_spikes(make_maxpool_sp
                                                       r"expected a pair"),
     (lambda s: s.layers.insert(5, S.MaxPool2d()), r"layers\[5\] \(MaxPool2d\): needs a \(C, H, "
                                                   r"W\) input, got shape \(24,\)"),
-    (lambda s: setattr(s.layers[1], "neuron", S.LIF()), r"layers\[1\] \(MaxPool2d\): only Linear"
-                                                        r", convolution and Add layers carry neurons"),
+    (lambda s: setattr(s.layers[1], "neuron", S.LIF()), r"layers\[1\] \(MaxPool2d\): only Linear,"
+                                                        r" convolution and Add layers carry "
+                                                        r"neurons"),
 ])
 def test_max_pooling_validation_names_layer_and_field(make_maxpool_spec, mutate, pattern):
     spec = make_maxpool_spec()

@@ -232,6 +232,9 @@ def to_nir(spec: NetworkSpec, *, dt: float = DEFAULT_DT, strict: bool = True) ->
     whatever unit the reader's step is in); ``strict=False`` approximates what NIR cannot
     say, with a warning per layer."""
     spec.validate()
+    if spec.is_graph:
+        raise SpecError("this spec is a graph (an Add, or a layer whose input is not the layer "
+                        "before it); the NIR export writes chains only so far")
     if isinstance(dt, bool) or not isinstance(dt, (int, float)) or not dt > 0:
         raise ConfigError(f"dt: must be a positive number, got {dt!r}")
     return _Exporter(spec, float(dt), strict).graph()

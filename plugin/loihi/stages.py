@@ -268,6 +268,8 @@ def to_stages(spec: S.NetworkSpec) -> list[Stage]:
     """The spec's weighted layers as hardware stages, pooling/flatten/amplitude folded in, and
     each max pooling of spikes as a pooling population of its own."""
     S.validate(spec)
+    if spec.is_graph:
+        raise SpecError(graph_not_deployable(spec))
     spec_shapes, original = spec.layer_shapes(), spec
     spec = as_2d(spec)
     shapes = spec_shapes if spec is original else spec.layer_shapes()  # the twin's own shapes
@@ -328,6 +330,18 @@ def to_stages(spec: S.NetworkSpec) -> list[Stage]:
         pending = []
         in_shape = tuple(out_shape)
     return stages
+
+
+def graph_not_deployable(spec: S.NetworkSpec) -> str:
+    """Why a graph spec has no stages yet: the stages are a chain, one synapse group each."""
+    first = next(i for i, layer in enumerate(spec.layers)
+                 if isinstance(layer, S.Add) or spec.inputs_of(i) != (i - 1,))
+    kind = type(spec.layers[first]).__name__
+    return (f"layers[{first}] ({kind}) makes this spec a graph (inputs "
+            f"{list(spec.inputs_of(first))}); deployment stages (Loihi fixed point, Lava, netx, "
+            f"operation counts) are chains of one synapse group per population so far, so a "
+            f"residual network runs in the reference simulator and in snnTorch but cannot be "
+            f"deployed yet")
 
 
 def _differs(spec_shape, shape) -> tuple[int, ...] | None:

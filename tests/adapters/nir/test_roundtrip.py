@@ -142,3 +142,15 @@ def test_a_1d_network_round_trips_and_1d_pooling_is_named(make_signal_spec, tmp_
     _same_behaviour(spec, back, _inputs(spec))
     with pytest.raises(SpecError, match=r"layers\[1\] \(AvgPool1d\): nir .* no 1-D pooling"):
         to_nir(make_signal_spec(reset="zero"), strict=False)
+
+
+def test_a_graph_spec_is_refused_by_the_export_for_now():
+    from leanspike import spec as S
+
+    torch.manual_seed(0)
+    spec = S.NetworkSpec((4,), [S.Linear(torch.randn(4, 4), neuron=S.LIF()),
+                                S.Linear(torch.randn(4, 4)),
+                                S.Add(inputs=(1, 0), neuron=S.LIF()),
+                                S.Linear(torch.randn(3, 4), neuron=S.Integrator())], 2)
+    with pytest.raises(SpecError, match=r"this spec is a graph.*chains only"):
+        to_nir(spec)
