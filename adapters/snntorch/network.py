@@ -5,6 +5,13 @@ Conv2d/Linear/AvgPool2d/MaxPool2d/Flatten modules and snnTorch neurons, in spec 
 time-loop ``forward``. Pruning masks become torch's own pruning reparametrisation
 (``torch.nn.utils.prune``), so snnTorch and torch tools keep working on the model.
 ``to_spec(network)`` extracts the spec back, bit for bit.
+
+A graph spec (an ``Add``, or a layer whose input is not the one before it) keeps the same module
+list, in spec order: an Add is a ``SpecAdd`` (the sum of its inputs) followed by its neuron when
+it carries one, and a weighted layer without a neuron is its module alone (its output is the
+current an Add's neuron integrates). ``SpikingNetwork.sources`` holds each spec layer's inputs
+(spec indices, ``INPUT`` = -1 for the network input; None for a chain, which runs as before),
+and ``node_inputs`` / ``node_names`` what the spec wrote, so ``to_spec`` gives it back.
 """
 
 from __future__ import annotations
@@ -57,17 +64,39 @@ class SpikingOutput:
         return {i: float(s.sum() / s[0].numel()) for i, s in self.spikes.items()}
 
 
+class SpecAdd(nn.Module):
+    """A spec ``Add``: the element-wise sum of its inputs, in their order (as the reference
+    sums them). Followed by its neuron module when the Add carries one."""
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        out = inputs[0]
+        for x in inputs[1:]:
+            out = out + x
+        return out
+
+
 class SpikingNetwork(nn.Module):
-    """Feed-forward SNN in spec order; ``forward(x)`` runs ``timesteps`` steps of direct input."""
+    """Feed-forward SNN in spec order; ``forward(x)`` runs ``timesteps`` steps of direct input.
+
+    ``node_inputs`` and ``node_names`` are the spec layers' ``inputs`` and ``name`` fields as
+    written (None: all unset); ``sources`` each spec layer's inputs when the network is a graph
+    (None for a chain: every layer on the one before)."""
 
     def __init__(self, layers: list[nn.Module], input_shape: tuple[int, ...], timesteps: int,
-                 metadata: dict | None = None):
+                 metadata: dict | None = None, *,
+                 node_inputs: list[tuple[int, ...] | None] | None = None,
+                 node_names: list[str | None] | None = None):
         super().__init__()
         self.layers = nn.ModuleList(layers)
         self.spec_index = _spec_indices(self.layers)
         self.input_shape = tuple(input_shape)
         self.timesteps = int(timesteps)
         self.metadata = dict(metadata or {})
+        self.node_inputs = None if node_inputs is None or all(v is None for v in node_inputs) \
+            else [None if v is None else tuple(v) for v in node_inputs]
+        self.node_names = None if node_names is None or all(v is None for v in node_names) \
+            else list(node_names)
+        self.sources = _sources(self.layers, self.spec_index, self.node_inputs)
 
     def forward(self, x: torch.Tensor, timesteps: int | None = None) -> torch.Tensor:
         return self.run(x, timesteps=timesteps, record_spikes=False).logits
@@ -116,11 +145,121 @@ class SpikingNetwork(nn.Module):
                               f"input_shape {self.input_shape} (batch first, or time then batch)")
         if per_step and x.shape[0] != steps:
             raise ConfigError(f"input has {x.shape[0]} time steps, the network runs {steps}")
+        if schedule not in ("layer", "step"):
+            raise ConfigError(f"schedule must be 'layer' or 'step', got {schedule!r}")
+        if getattr(self, "sources", None) is not None:  # a graph
+            run = self._run_graph_by_step if schedule == "step" else self._run_graph_by_layer
+            return run(x, steps, per_step, record_spikes)
         if schedule == "step":
             return self._run_by_step(x, steps, per_step, record_spikes)
-        if schedule != "layer":
-            raise ConfigError(f"schedule must be 'layer' or 'step', got {schedule!r}")
         return self._run_by_layer(x, steps, per_step, record_spikes)
+
+    def _nodes(self) -> list[tuple[int, list[int]]]:
+        """(spec index, its module indices) per spec layer, in order."""
+        nodes: list[tuple[int, list[int]]] = []
+        for i, k in enumerate(self.spec_index):
+            if nodes and nodes[-1][0] == k:
+                nodes[-1][1].append(i)
+            else:
+                nodes.append((k, [i]))
+        return nodes
+
+    def _run_graph_by_step(self, x: torch.Tensor, steps: int, per_step: bool,
+                           record_spikes: bool) -> SpikingOutput:
+        """A graph, every node at step t, then step t+1; each node on its sources' outputs of
+        the same step."""
+        states: dict[int, list[torch.Tensor]] = {}
+        spikes: dict[int, list[torch.Tensor]] = {}
+        outputs: list[torch.Tensor] = []
+        readout = self.readout_index
+        nodes = self._nodes()
+        for t in range(steps):
+            h: dict[int, torch.Tensor] = {S.INPUT: x[t] if per_step else x}
+            amp: dict[int, torch.Tensor | None] = {S.INPUT: None}  # of a node's spikes
+            for k, members in nodes:
+                src = self.sources[k]
+                value, amplitude = None, None
+                for i in members:
+                    layer = self.layers[i]
+                    if isinstance(layer, SpecAdd):
+                        value = layer(*(h[j] for j in src))
+                    elif isinstance(layer, (SpecLeaky, SpecIntegrator)):
+                        spk, *states[i] = layer(value, *states.get(i, ()))
+                        integrator = isinstance(layer, SpecIntegrator)
+                        if i == readout:
+                            outputs.append(states[i][-1] if integrator else spk)
+                        if integrator:
+                            value = states[i][-1]
+                            continue
+                        amplitude = layer.graded_spikes_factor
+                        if record_spikes:
+                            spikes.setdefault(k, []).append((spk / amplitude).detach())
+                        value = spk
+                    else:
+                        first = value is None
+                        value = layer(h[src[0]] if first else value)
+                        if first and isinstance(layer, MAX_POOL_MODULES) \
+                                and amp[src[0]] is not None:  # amplitude * OR of spikes
+                            amplitude = amp[src[0]]
+                            if record_spikes:
+                                spikes.setdefault(k, []).append((value / amplitude).detach())
+                h[k], amp[k] = value, amplitude
+        return self._finish(outputs, {i: torch.stack(v) for i, v in spikes.items()})
+
+    def _run_graph_by_layer(self, x: torch.Tensor, steps: int, per_step: bool,
+                            record_spikes: bool) -> SpikingOutput:
+        """A graph, all T steps of one node, then the next: each node's output is kept, [T*B,
+        ...], or [B, ...] while it is the same at every step (``constant``), as in
+        ``_run_by_layer``."""
+        batch = x.shape[1] if per_step else x.shape[0]
+        h: dict[int, torch.Tensor] = {
+            S.INPUT: x.reshape(steps * batch, *x.shape[2:]) if per_step else x}
+        const: dict[int, bool] = {S.INPUT: not per_step}
+        amp: dict[int, torch.Tensor | None] = {S.INPUT: None}
+        spikes: dict[int, torch.Tensor] = {}
+        readout = self.readout_index
+        record = None
+        for k, members in self._nodes():
+            src = self.sources[k]
+            value, constant, amplitude = None, False, None
+            for i in members:
+                layer = self.layers[i]
+                if isinstance(layer, SpecAdd):
+                    constant = all(const[j] for j in src)
+                    value = layer(*(h[j] if constant or not const[j]
+                                    else h[j].repeat(steps, *([1] * (h[j].dim() - 1)))
+                                    for j in src))
+                    continue
+                if isinstance(layer, (SpecLeaky, SpecIntegrator)):
+                    integrator = isinstance(layer, SpecIntegrator)
+                    out = _neuron_steps(layer, value, steps, batch, constant,
+                                        membrane=integrator)
+                    if i == readout:
+                        record = out
+                    constant = False
+                    value = out.flatten(0, 1)
+                    if not integrator:
+                        amplitude = layer.graded_spikes_factor
+                        if record_spikes:
+                            spikes[k] = (out / amplitude).detach()
+                    continue
+                first = value is None
+                if first:
+                    value, constant = h[src[0]], const[src[0]]
+                if _batch_independent(layer):
+                    value = layer(value)
+                elif constant and isinstance(layer, BATCH_NORMS):
+                    value = [layer(value) for _ in range(steps)][-1]
+                else:  # a module that must see one step at a time
+                    chunks = [value] * steps if constant else value.split(batch)
+                    value = torch.cat([layer(c) for c in chunks])
+                    constant = False
+                if first and isinstance(layer, MAX_POOL_MODULES) and amp[src[0]] is not None:
+                    amplitude = amp[src[0]]  # amplitude * OR of spikes
+                    if record_spikes:
+                        spikes[k] = (value / amplitude).detach().unflatten(0, (steps, batch))
+            h[k], const[k], amp[k] = value, constant, amplitude
+        return self._finish(record, spikes)
 
     def _finish(self, outputs: list[torch.Tensor] | torch.Tensor,
                 spikes: dict[int, torch.Tensor]) -> SpikingOutput:
@@ -346,6 +485,20 @@ class _LeakySteps(torch.autograd.Function):
         return grad_h, grad_beta, grad_threshold, None, None, None, None, None, None, None
 
 
+def _sources(modules, spec_index: list[int],
+             node_inputs: list[tuple[int, ...] | None] | None) -> list[tuple[int, ...]] | None:
+    """Each spec layer's inputs, if the network is a graph (an Add, or an input that is not
+    the layer before); None for a chain."""
+    count = spec_index[-1] + 1 if spec_index else 0
+    if node_inputs is not None and len(node_inputs) != count:
+        raise SpecError(f"node_inputs names {len(node_inputs)} layers, the network has {count}")
+    own = node_inputs or [None] * count
+    sources = [(k - 1,) if v is None else tuple(v) for k, v in enumerate(own)]
+    graph = any(isinstance(m, SpecAdd) for m in modules) \
+        or any(v != (k - 1,) for k, v in enumerate(sources))
+    return sources if graph else None
+
+
 def _spec_indices(modules) -> list[int]:
     """The spec layer each module belongs to: a neuron shares its weighted layer's index."""
     out, index = [], -1
@@ -409,14 +562,18 @@ def to_snntorch(source, *, registry=None, spike_grad=None, surrogate: str | None
     spec.validate()
     modules: list[nn.Module] = []
     # the spec's layer i maps to module index positions; a weighted layer is followed by its neuron
+    # (in a graph an Add is a SpecAdd, followed by its neuron if it carries one, and a weighted
+    # layer without a neuron is its module alone)
     for layer in spec.layers:
         if isinstance(layer, S.POOLS):
             modules.append(torch_pool(layer))
         elif isinstance(layer, S.Flatten):
             modules.append(nn.Flatten())
         else:
-            modules.append(_weighted_module(layer))
+            modules.append(SpecAdd() if isinstance(layer, S.Add) else _weighted_module(layer))
             n = layer.neuron
+            if n is None:
+                continue
             # a current state (current_leak) makes it snn.Synaptic-like; alpha learns as beta
             current = {"alpha": n.current_leak, "learn_alpha": learn_beta} \
                 if n.current_leak else {}
@@ -429,7 +586,9 @@ def to_snntorch(source, *, registry=None, spike_grad=None, surrogate: str | None
             else:
                 modules.append((SpecSynapticIntegrator if current else SpecIntegrator)(
                     beta=n.leak, v_init=n.v_init, learn_beta=learn_beta, **current))
-    return SpikingNetwork(modules, spec.input_shape, spec.timesteps, spec.metadata)
+    return SpikingNetwork(modules, spec.input_shape, spec.timesteps, spec.metadata,
+                          node_inputs=[layer.inputs for layer in spec.layers],
+                          node_names=[layer.name for layer in spec.layers])
 
 
 def _scalar_alpha(module: nn.Module, index: int) -> float:
@@ -481,10 +640,10 @@ def to_spec(network: SpikingNetwork) -> S.NetworkSpec:
             _fold_batch_norm(layers[-1], module, f"layers[{i}]")
             continue
         if isinstance(module, (SpecLeaky, SpecIntegrator)):
-            if not layers or not isinstance(layers[-1], S.WEIGHTED) \
+            if not layers or not isinstance(layers[-1], (*S.WEIGHTED, S.Add)) \
                     or layers[-1].neuron is not None:
                 raise SpecError(f"layers[{i}] ({type(module).__name__}): a neuron must directly "
-                                f"follow a Linear or Conv2d layer")
+                                f"follow a Linear or Conv2d layer (or a SpecAdd)")
             if isinstance(module, SpecLeaky):
                 layers[-1].neuron = S.LIF(
                     threshold=_scalar_or_tensor(module.threshold),
@@ -498,8 +657,20 @@ def to_spec(network: SpikingNetwork) -> S.NetworkSpec:
                     v_init=_scalar_or_tensor(module.v_init))
             if isinstance(module, CURRENT_BASED):
                 layers[-1].neuron.current_leak = _scalar_alpha(module, i)
+        elif isinstance(module, SpecAdd):
+            layers.append(S.Add())
         else:
             layers.append(_spec_layer(module, i))
+    for field_name, attribute in (("inputs", "node_inputs"), ("name", "node_names")):
+        values = getattr(network, attribute, None)  # absent in a network pickled before graphs
+        if values is None:
+            continue
+        if len(values) != len(layers):
+            raise SpecError(f"network.{attribute} names {len(values)} layers, the network has "
+                            f"{len(layers)}")
+        for layer, value in zip(layers, values):
+            setattr(layer, field_name, None if value is None else
+                    (tuple(value) if field_name == "inputs" else value))
     spec = S.NetworkSpec(network.input_shape, layers, network.timesteps,
                          metadata=dict(network.metadata))
     _per_neuron(spec)
