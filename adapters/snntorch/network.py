@@ -551,9 +551,14 @@ def _weighted_module(layer: S.Linear | S.Conv1d | S.Conv2d) -> nn.Module:
 
 
 def to_snntorch(source, *, registry=None, spike_grad=None, surrogate: str | None = None,
-                learn_beta: bool = False, learn_threshold: bool = False) -> SpikingNetwork:
+                learn_beta: bool = False, learn_threshold: bool = False,
+                batch_norm: bool = False) -> SpikingNetwork:
     """Build the snnTorch model of a spec; ``spike_grad`` is any snnTorch surrogate, or
     ``surrogate`` names a threshold-relative one ("rectangular", "triangular").
+
+    ``batch_norm=True`` puts a fresh batch norm on the input current of every convolution
+    (Ledinauskas et al. 2020: statistics per step while training); ``to_spec`` folds each one
+    into its convolution with the running statistics, so the spec it gives has none.
 
     ``source`` is a NetworkSpec, a registry Entry, a spec folder or a registry reference such as
     ``"digits@pruned"`` (looked up in ``registry``, a Registry or its path).
@@ -571,6 +576,9 @@ def to_snntorch(source, *, registry=None, spike_grad=None, surrogate: str | None
             modules.append(nn.Flatten())
         else:
             modules.append(SpecAdd() if isinstance(layer, S.Add) else _weighted_module(layer))
+            if batch_norm and isinstance(layer, S.CONVS):
+                norm = nn.BatchNorm1d if isinstance(layer, S.Conv1d) else nn.BatchNorm2d
+                modules.append(norm(layer.weight.shape[0], dtype=layer.weight.dtype))
             n = layer.neuron
             if n is None:
                 continue

@@ -45,3 +45,25 @@ def test_a_residual_snn_trains_retrains_to_t1_and_prunes(style, digits):
                    progress=False)
     assert 0.79 < pruned.sparsity < 0.85 and pruned.accuracy > 0.4  # measured 0.63-0.66
     assert runs_as_its_spec(pruned.network, digits)
+
+
+@pytest.mark.parametrize("style", ["sew", "current"])
+def test_batch_norm_on_currents_trains_and_folds_into_the_spec(style, digits):
+    from torch import nn
+
+    net = to_snntorch(sew_resnet(style=style, widths=(8, 16), timesteps=2),
+                      surrogate="triangular", batch_norm=True)
+    norms = [m for m in net.modules() if isinstance(m, nn.BatchNorm2d)]
+    assert len(norms) == sum(isinstance(m, nn.Conv2d) for m in net.modules())
+    finetune(net, digits.train, FinetuneConfig(epochs=6, lr=1e-2), progress=False)
+    net.eval()
+    assert evaluate_snn(net, digits.test).accuracy > 0.6  # measured 0.78-0.80
+    spec = to_spec(net)  # batch norm folded with its running statistics
+    assert spec.is_graph and len(spec.layers) == len(to_spec(to_snntorch(spec)).layers)
+    x = digits.test.tensors[0]
+    with torch.no_grad():
+        ours = net.run(x)
+    ref = simulate(spec, x)
+    for i, spikes in ref.spikes.items():  # folding reorders float arithmetic: bit-close
+        assert float((ours.spikes[i] == spikes).float().mean()) > 0.999, i
+    torch.testing.assert_close(ours.logits, ref.output, rtol=0, atol=1e-3)
