@@ -25,6 +25,7 @@ import torch
 from leanspike.adapters.lava.layout import StageLayout
 from leanspike.errors import ConfigError
 from leanspike.loihi import fixed_point as fx
+from leanspike.loihi.alignment import latency
 from leanspike.loihi.backends import LAVA_BACKENDS
 from leanspike.loihi.stages import Stage, count_output, to_stages
 from leanspike.registry.sources import resolve_spec
@@ -310,17 +311,18 @@ def run(source, x: torch.Tensor, backend: str = "lava-float", *, registry=None,
     network = SpecNetwork(stages=stages, layouts=layouts, timesteps=timesteps, num_samples=n,
                           input_bits=deployed.fixed.input_bits if fixed else 0, record=record)
     spiking_readout = deployed.stages[-1].spiking
+    hops = latency(deployed.stages)  # len(stages) in a chain
     readout = Readout(shape=layouts[-1].output_shape, num_samples=n, timesteps=timesteps,
-                      latency=len(stages), counts=spiking_readout)
+                      latency=hops, counts=spiking_readout)
     source_proc.s_out.connect(network.inp)
     network.out.connect(readout.a_in)
-    steps = n * timesteps + len(stages)
+    steps = n * timesteps + hops
     with stopped_after(source_proc):
         seconds = execute(source_proc, steps, _run_config(fixed, fast, len(stages)))
         raw = readout.output.get()
         counts, recorded = {}, {}
         for k, (stage, layout) in enumerate(zip(deployed.stages, layouts)):
-            if not stage.spiking:
+            if not stage.spiking or stage.relay:  # a relay's spikes are its source's
                 continue
             counts[stage.layer_index] = layout.neurons_from_lava(
                 getattr(network, f"spike_count_{k}").get().astype(np.int64)

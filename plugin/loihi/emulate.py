@@ -13,6 +13,7 @@ import torch
 from leanspike.loihi import fixed_point as fx
 from leanspike.loihi.stages import Stage, count_output
 from leanspike.reference import SimulationResult
+from leanspike.spec import INPUT
 
 
 def lif_float(v: torch.Tensor, i: torch.Tensor, a: torch.Tensor, bias: torch.Tensor,
@@ -46,19 +47,21 @@ def float_neuron_step(stage: Stage, v: torch.Tensor, i: torch.Tensor, a: torch.T
 @torch.no_grad()
 def emulate_float(stages: list[Stage], x: torch.Tensor, timesteps: int) -> SimulationResult:
     """Run float stages on a batch of analog inputs; output = the last stage's potential, or
-    for a spiking readout its spike counts times its amplitude (the reference's output)."""
+    for a spiking readout its spike counts times its amplitude (the reference's output).
+    Each step runs the stages in order, each on its sources' spikes of the same step."""
     x = x.to(torch.float64).reshape(x.shape[0], *stages[0].input_shape)  # (C, L) is (C, 1, L)
     v = [st.v_init.expand(x.shape[0], *st.output_shape).clone() for st in stages]
     i = [torch.zeros_like(vk) for vk in v]
+    groups = [st.synapse_groups(k) for k, st in enumerate(stages)]
     spikes: dict[int, list[torch.Tensor]] = {}
     for _ in range(timesteps):
-        h = x
+        sent = {INPUT: x}
         for k, st in enumerate(stages):
-            v[k], i[k], s = float_neuron_step(st, v[k], i[k], st.synapse(h))
+            a = sum(g.synapse(sent[g.source]) for g in groups[k])
+            v[k], i[k], s = float_neuron_step(st, v[k], i[k], a)
             if s is not None:
-                spikes.setdefault(st.layer_index, []).append(
-                    s.to(torch.float32).reshape(-1, *st.layer_shape))
-                h = s.to(torch.float64)
+                _record(spikes, st, s)
+                sent[k] = s.to(torch.float64)
     spikes = {i: torch.stack(s) for i, s in spikes.items()}
     last = stages[-1]
     if last.spiking:
@@ -66,6 +69,12 @@ def emulate_float(stages: list[Stage], x: torch.Tensor, timesteps: int) -> Simul
     else:
         output = v[-1].to(torch.float32).reshape(-1, *last.layer_shape)
     return SimulationResult(output=output, spikes=spikes)
+
+
+def _record(spikes: dict[int, list[torch.Tensor]], stage: Stage, s: torch.Tensor) -> None:
+    if not stage.relay:  # a relay's spikes are its source's, a step later on a pipeline
+        spikes.setdefault(stage.layer_index, []).append(
+            s.to(torch.float32).reshape(-1, *stage.layer_shape))
 
 
 @torch.no_grad()
@@ -79,18 +88,20 @@ def emulate_fixed(net: fx.FixedNetwork, x: torch.Tensor, *, quantized_input: boo
     xq = xq.reshape(batch, *net.stages[0].stage.input_shape)  # (C, L) is (C, 1, L)
     v = [fs.v_init.expand(batch, *fs.stage.output_shape).clone() for fs in net.stages]
     u = [torch.zeros_like(vk) for vk in v]
+    groups = [fs.synapse_groups(k) for k, fs in enumerate(net.stages)]
     spikes: dict[int, list[torch.Tensor]] = {}
     for _ in range(net.timesteps if timesteps is None else timesteps):
-        h = xq
+        sent = {INPUT: xq}
         for k, fs in enumerate(net.stages):
-            v[k], u[k], s = fx.neuron_step(fs, v[k], u[k], fs.synapse(h))
+            a = sum(fx.integer_synapse(g, w, sent[g.source]) for g, w in groups[k])
+            v[k], u[k], s = fx.neuron_step(fs, v[k], u[k], a)
             if s is not None:
-                spikes.setdefault(fs.stage.layer_index, []).append(
-                    s.to(torch.float32).reshape(-1, *fs.stage.layer_shape))
-                h = s.to(torch.int64)
+                _record(spikes, fs.stage, s)
+                sent[k] = s.to(torch.int64)
     spikes = {i: torch.stack(s) for i, s in spikes.items()}
+    last = net.stages[-1].stage
     if net.spiking_readout:
-        raw = spikes[net.stages[-1].stage.layer_index].sum(0).to(torch.int64)
+        raw = spikes[last.layer_index].sum(0).to(torch.int64)
     else:
-        raw = v[-1].reshape(-1, *net.stages[-1].stage.layer_shape)
+        raw = v[-1].reshape(-1, *last.layer_shape)
     return SimulationResult(output=net.real_output(raw), spikes=spikes), raw

@@ -51,7 +51,8 @@ import torch
 import torch.nn.functional as F
 
 from leanspike.errors import ConfigError
-from leanspike.loihi.stages import Stage, count_output
+from leanspike.loihi.stages import Stage, Synapses, count_output
+from leanspike.spec import INPUT
 
 WEIGHT_MANT_MAX = 127          # 8-bit signed mantissa (Lava stores it as 2m, 9 bits, even)
 VTH_MANT_MAX = (1 << 17) - 1   # 17-bit unsigned threshold mantissa
@@ -76,6 +77,8 @@ class FixedStage:
     dv: int | torch.Tensor          # one per layer, or int64 per neuron (the stage's leak)
     unit: float                     # real value of one weight unit
     du: int = NO_MEMORY             # current decay; NO_MEMORY: no current state (not CUBA)
+    extra_weights: tuple[torch.Tensor, ...] = ()  # the stage's further synapse groups, as
+                                                  # ``weight``
 
     @property
     def kind(self) -> str:
@@ -94,23 +97,41 @@ class FixedStage:
         w = self.weight << self.weight_exp
         return w if self.stage.mask is None else w * self.stage.mask
 
-    def synapse(self, x: torch.Tensor) -> torch.Tensor:
-        """Integer synaptic input for integer input ``x`` (batch first), exactly.
+    def synapse_groups(self, k: int) -> list[tuple[Synapses, torch.Tensor]]:
+        """Every synapse group into the neurons with the integer weights it applies, as stage
+        ``k`` of its network (``Stage.synapse_groups``): all share the stage's weight unit
+        and exponent, so their currents add in one unit."""
+        groups = self.stage.synapse_groups(k)
+        weights = [self.weight, *self.extra_weights]
+        return [(g, _masked(w << self.weight_exp, g.mask)) for g, w in zip(groups, weights)]
 
-        float64 holds every sum exactly (|sum| < 2**53); Lava's Conv model computes in float32
-        and wraps to 24 bits, so conv sums are wrapped the same way.
-        """
-        w = self.synaptic_weight().to(torch.float64)
-        x = x.to(torch.float64)
-        if self.kind == "dense":
-            a = torch.round(x.flatten(1) @ w.t()).to(torch.int64)
-            return a.reshape(x.shape[0], *self.stage.output_shape)
-        a = torch.round(F.conv2d(x, w, stride=self.stage.stride, padding=self.stage.padding,
-                                 groups=self.stage.groups))
-        return wrap(a.to(torch.int64), 24)
+    def synapse(self, x: torch.Tensor) -> torch.Tensor:
+        """Integer synaptic input of the stage's own group for integer input ``x``."""
+        return integer_synapse(self.stage, self.synaptic_weight(), x)
 
     def real_threshold(self) -> torch.Tensor | None:
         return None if self.vth is None else self.vth.to(torch.float64) * self.unit
+
+
+def _masked(w: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    return w if mask is None else w * mask
+
+
+def integer_synapse(group, weight: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """The integer synaptic input of one synapse group (a Stage or Synapses: its geometry)
+    with integer weights ``weight`` for integer input ``x`` (batch first), exactly.
+
+    float64 holds every sum exactly (|sum| < 2**53); Lava's Conv model computes in float32
+    and wraps to 24 bits, so conv sums are wrapped the same way.
+    """
+    w = weight.to(torch.float64)
+    x = x.to(torch.float64)
+    if group.kind == "dense":
+        a = torch.round(x.flatten(1) @ w.t()).to(torch.int64)
+        return a.reshape(x.shape[0], *group.output_shape)
+    a = torch.round(F.conv2d(x, w, stride=group.stride, padding=group.padding,
+                             groups=group.groups))
+    return wrap(a.to(torch.int64), 24)
 
 
 def wrap(x: torch.Tensor, bits: int) -> torch.Tensor:
@@ -325,8 +346,10 @@ def quantize_stage(stage: Stage, max_weight_exp: int = 0, timesteps: int = 2,
     current, see ``current_headroom``). ``pinned``: (unit, weight exponent) to use as they
     are, when the weights already lie on that grid (``on_grid``)."""
     w = stage.effective_weight()  # per unit of input (a spike, or a payload step)
-    w_max = float(w.abs().max())
-    if pinned is not None and on_grid(w, *pinned):
+    # one unit for every synapse group into the neurons: their currents add in it
+    w_max = max(float(g.effective_weight().abs().max()) for g in stage.synapse_groups(0))
+    if pinned is not None and all(on_grid(g.effective_weight(), *pinned)
+                                  for g in stage.synapse_groups(0)):
         return _quantize_at(stage, w, w_max, *pinned)
     # weight unit: the largest weight uses the whole mantissa (2 * 127 = 254 weight units) ...
     unit = w_max / (2 * WEIGHT_MANT_MAX) if w_max > 0 else 1.0
@@ -356,12 +379,18 @@ def _quantize_at(stage: Stage, w: torch.Tensor, w_max: float, unit: float, exp: 
                  ) -> tuple[FixedStage, StageQuantisation]:
     th = stage.threshold
     step = 2 * (1 << exp)                       # weight units per mantissa step
-    mant = torch.round(w / (unit * step)).clamp(-WEIGHT_MANT_MAX - 1, WEIGHT_MANT_MAX)
-    weight = (2 * mant).to(torch.int64)
-    if stage.mask is not None:
-        weight = weight * stage.mask
-    w_q = (weight << exp).to(torch.float64) * unit
-    rmse = float(((w_q - w) ** 2).mean().sqrt() / w_max) if w_max > 0 else 0.0
+
+    def mantissas(real: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        mant = torch.round(real / (unit * step)).clamp(-WEIGHT_MANT_MAX - 1, WEIGHT_MANT_MAX)
+        return _masked((2 * mant).to(torch.int64), mask)
+
+    weight = mantissas(w, stage.mask)
+    extra = tuple(mantissas(g.effective_weight(), g.mask) for g in stage.extra_synapses)
+    errors = torch.cat([((q << exp).to(torch.float64) * unit - real).flatten()
+                        for q, real in zip((weight, *extra),
+                                           (w, *(g.effective_weight()
+                                                 for g in stage.extra_synapses)))])
+    rmse = float((errors ** 2).mean().sqrt() / w_max) if w_max > 0 else 0.0
     vth = None
     th_err, clipped_th, vth_range = 0.0, 0, (0, 0)
     if th is not None:
@@ -383,7 +412,7 @@ def _quantize_at(stage: Stage, w: torch.Tensor, w_max: float, unit: float, exp: 
         du = min(max(int(round((1 << DECAY_BITS) * (1.0 - stage.current_leak))), 1),
                  NO_MEMORY - 1)
     fs = FixedStage(stage=stage, weight=weight, weight_exp=exp, vth=vth, bias_mant=bias_mant,
-                    v_init=v_init, dv=dv, unit=unit, du=du)
+                    v_init=v_init, dv=dv, unit=unit, du=du, extra_weights=extra)
     report = StageQuantisation(stage.layer_index, unit, exp, rmse, th_err, vth_range,
                                clipped_b, clipped_th, dv if isinstance(dv, int) else
                                (int(dv.min()), int(dv.max())))
@@ -433,6 +462,13 @@ def quantize(stages: list[Stage], inputs: torch.Tensor | None = None, *, timeste
     exactly, even where the unit came from the data (the 24-bit current headroom)."""
     if not 2 <= input_bits <= 24:
         raise ConfigError(f"input_bits must be in 2..24 (Loihi graded spikes), got {input_bits}")
+    for k, stage in enumerate(stages):
+        readers = [g for g in stage.synapse_groups(k) if g.source == INPUT]
+        if len(readers) > (k == 0 and stage.source_of(0) == INPUT):
+            raise ConfigError(f"layers[{stage.layer_index}]: more than the first population's "
+                              f"own synapses receive the network's input; its graded-spike "
+                              f"encoding is folded into one synapse group, so such a graph "
+                              f"has no fixed-point form here")
     encoding = input_encoding(inputs, stages[0].input_shape, input_bits, input_range)
     fixed, report = [], []
     for k, stage in enumerate(stages):

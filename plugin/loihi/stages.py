@@ -57,8 +57,61 @@ POOL_THRESHOLD = 0.5
 MAX_LAVA_GROUPS = 127
 
 
+class _SynapseMath:
+    """What a group of synapses computes, from its geometry (shared by ``Stage``, whose own
+    fields are its first group, and ``Synapses``, any further group)."""
+
+    kind: str
+    input_shape: tuple[int, ...]
+    output_shape: tuple[int, ...]
+    weight: torch.Tensor
+    mask: torch.Tensor | None
+    stride: tuple[int, int]
+    padding: tuple[int, int]
+    groups: int
+
+    @property
+    def fan_in(self) -> int:
+        return math.prod(self.weight.shape[1:])
+
+    def live_synapses(self) -> int:
+        """Stored synapses that can carry a spike (mask and zero weights excluded)."""
+        live = self.weight != 0
+        if self.mask is not None:
+            live &= self.mask
+        return int(live.sum())
+
+    def effective_weight(self) -> torch.Tensor:
+        return self.weight if self.mask is None else self.weight * self.mask
+
+    def synapse(self, x: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+        """The group's synaptic current for a batch of inputs (no bias)."""
+        w = self.effective_weight() if weight is None else weight
+        w = w.to(x.dtype)
+        if self.kind == "dense":
+            return (x.flatten(1) @ w.t()).reshape(x.shape[0], *self.output_shape)
+        return F.conv2d(x, w, stride=self.stride, padding=self.padding, groups=self.groups)
+
+
 @dataclass(eq=False)
-class Stage:
+class Synapses(_SynapseMath):
+    """A further group of synapses into a stage's neurons, from its own ``source``: a residual
+    network's shortcut, or one of the spike trains a SEW sum feeds on. The chip's dendrites
+    (and a Lava neuron's input port) add the groups' currents, exactly."""
+
+    source: int                    # the stage whose spikes it receives; INPUT: the network's
+    kind: str
+    input_shape: tuple[int, ...]
+    output_shape: tuple[int, ...]
+    weight: torch.Tensor           # float64, in the stage's units (amplitudes folded in)
+    mask: torch.Tensor | None
+    stride: tuple[int, int] = (1, 1)
+    padding: tuple[int, int] = (0, 0)
+    groups: int = 1
+
+
+@dataclass(eq=False)
+class Stage(_SynapseMath):
     """Synapses (dense or conv) and the neurons they drive.
 
     Per-neuron tensors (``threshold``, ``bias``, ``v_init``) have the stage's output shape in
@@ -85,33 +138,32 @@ class Stage:
     current_leak: float = 0.0      # decay of a current state (snnTorch Synaptic); 0: none
     spec_shape: tuple[int, ...] | None = None  # the spec layer's output shape, if not
                                                # output_shape (1-D layers: (C, L))
+    source: int | None = None      # the stage whose spikes the synapses above receive (INPUT:
+                                   # the network's input); None: the stage before (a chain)
+    extra_synapses: tuple[Synapses, ...] = ()  # further groups into the same neurons
+    relay: bool = False            # a relay population (see ``leanspike.loihi.alignment``):
+                                   # it delays its source's spikes by a step and stands for no
+                                   # spec layer of its own
 
     @property
     def layer_shape(self) -> tuple[int, ...]:
         """The output shape as the spec has it: spikes and outputs are reported in it."""
         return self.output_shape if self.spec_shape is None else self.spec_shape
 
-    @property
-    def fan_in(self) -> int:
-        return math.prod(self.weight.shape[1:])
+    def source_of(self, k: int) -> int:
+        """The source of the stage's own synapses, as stage ``k`` of its list."""
+        return k - 1 if self.source is None else self.source
+
+    def synapse_groups(self, k: int) -> list[Synapses]:
+        """Every synapse group into the neurons, the stage's own first, with its source, as
+        stage ``k`` of its list (one group in a chain)."""
+        own = Synapses(self.source_of(k), self.kind, self.input_shape, self.output_shape,
+                       self.weight, self.mask, self.stride, self.padding, self.groups)
+        return [own, *self.extra_synapses]
 
     def live_synapses(self) -> int:
-        """Stored synapses that can carry a spike (mask and zero weights excluded)."""
-        live = self.weight != 0
-        if self.mask is not None:
-            live &= self.mask
-        return int(live.sum())
-
-    def effective_weight(self) -> torch.Tensor:
-        return self.weight if self.mask is None else self.weight * self.mask
-
-    def synapse(self, x: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
-        """The stage's synaptic current for a batch of inputs (no bias)."""
-        w = self.effective_weight() if weight is None else weight
-        w = w.to(x.dtype)
-        if self.kind == "dense":
-            return (x.flatten(1) @ w.t()).reshape(x.shape[0], *self.output_shape)
-        return F.conv2d(x, w, stride=self.stride, padding=self.padding, groups=self.groups)
+        """Stored synapses that can carry a spike, in every group."""
+        return super().live_synapses() + sum(g.live_synapses() for g in self.extra_synapses)
 
 
 def split_groups(weight: torch.Tensor, groups: int, max_groups: int = MAX_LAVA_GROUPS
@@ -238,6 +290,14 @@ def _unsqueezed(value):
     return value.unsqueeze(-2) if isinstance(value, torch.Tensor) and value.dim() == 2 else value
 
 
+def _neuron_2d(n):
+    """A neuron of a (C, L) layer as one of its (C, 1, L) twin."""
+    if n is None:
+        return None
+    return dataclasses.replace(n, **{k: _unsqueezed(getattr(n, k))
+                                     for k in ("threshold", "leak", "v_init") if hasattr(n, k)})
+
+
 def as_2d(spec: S.NetworkSpec) -> S.NetworkSpec:
     """The spec with every 1-D layer as its 2-D twin of height 1 (the same network): a (C, L)
     input becomes (C, 1, L). Specs without 1-D layers or inputs come back as they are."""
@@ -247,16 +307,17 @@ def as_2d(spec: S.NetworkSpec) -> S.NetworkSpec:
         return spec
     layers = []
     for layer in spec.layers:
+        node = dict(inputs=layer.inputs, name=layer.name)
         if isinstance(layer, S.Conv1d):
-            n = dataclasses.replace(layer.neuron, **{
-                k: _unsqueezed(getattr(layer.neuron, k)) for k in ("threshold", "leak", "v_init")
-                if hasattr(layer.neuron, k)})
             layer = S.Conv2d(layer.weight.unsqueeze(2), layer.bias,
-                             None if layer.mask is None else layer.mask.unsqueeze(2), n,
-                             stride=(1, layer.stride[0]), padding=(0, layer.padding[0]))
+                             None if layer.mask is None else layer.mask.unsqueeze(2),
+                             _neuron_2d(layer.neuron), stride=(1, layer.stride[0]),
+                             padding=(0, layer.padding[0]), **node)
         elif isinstance(layer, (S.AvgPool1d, S.MaxPool1d)):
             pool = S.AvgPool2d if isinstance(layer, S.AvgPool1d) else S.MaxPool2d
-            layer = pool((1, layer.kernel_size[0]), (1, layer.stride[0]))
+            layer = pool((1, layer.kernel_size[0]), (1, layer.stride[0]), **node)
+        elif isinstance(layer, S.Add):
+            layer = dataclasses.replace(layer, neuron=_neuron_2d(layer.neuron))
         layers.append(layer)
     shape = spec.input_shape
     if len(shape) == 2:
@@ -264,84 +325,161 @@ def as_2d(spec: S.NetworkSpec) -> S.NetworkSpec:
     return dataclasses.replace(spec, input_shape=shape, layers=layers)
 
 
+@dataclass(frozen=True)
+class _Spikes:
+    """One spike train as a later layer receives it: from stage ``source`` (INPUT: the
+    network's analog input), each spike worth ``coef``, through the pools and flattens
+    ``ops`` since; ``shape`` is what the source sends."""
+
+    source: int
+    coef: float
+    ops: tuple
+    shape: tuple[int, ...]
+
+
+@dataclass
+class _Current:
+    """What reaches a population: (weights, spike train) pairs and a bias. A weighted layer
+    without neurons is one, which the Add that carries the neuron takes over."""
+
+    pieces: list[tuple[S.Linear | S.Conv2d, _Spikes]]
+    bias: torch.Tensor
+
+
+def _identity(shape: tuple[int, ...]) -> S.Linear | S.Conv2d:
+    """Unit synapses, each neuron onto its own: how a spike shortcut reaches an Add's
+    population (a 1x1 convolution, or a dense identity on flat spikes)."""
+    if len(shape) == 3:
+        return S.Conv2d(torch.eye(shape[0], dtype=torch.float64)[:, :, None, None])
+    return S.Linear(torch.eye(math.prod(shape), dtype=torch.float64))
+
+
+def _group(layer: S.Linear | S.Conv2d, term: _Spikes, out_shape: tuple[int, ...],
+           conv_input: bool, allow_conv: bool) -> Synapses:
+    """Layer ``layer``'s synapses on one spike train: a convolution where the layer is one
+    and its input arrives as an image (directly or through one tiling average pool), else
+    a dense matrix with the pools and flattens folded in; weights times the spike's worth."""
+    ops, in_shape = list(term.ops), term.shape
+    mask = None if layer.mask is None else layer.mask.bool()
+    conv = allow_conv and isinstance(layer, S.Conv2d) and conv_input
+    stride, padding = (1, 1), (0, 0)
+    if conv and not ops:
+        kind, weight = "conv", layer.weight.detach().to(torch.float64)
+        stride, padding = tuple(layer.stride), tuple(layer.padding)
+    elif (conv and len(ops) == 1 and isinstance(ops[0], S.AvgPool2d)
+          and _pool_tiles(ops[0], in_shape)):
+        kind = "conv"
+        weight, mask, stride, padding = _conv_through_pool(layer, ops[0])
+    elif isinstance(layer, S.Linear) and not ops:
+        kind, weight = "dense", layer.weight.detach().to(torch.float64)
+    else:
+        kind = "dense"
+        weight, mask = _dense_through(ops, in_shape, layer)
+    return Synapses(term.source, kind, tuple(in_shape), tuple(out_shape), weight * term.coef,
+                    mask, tuple(stride), tuple(padding))
+
+
+def _bias(layer, out_shape: tuple[int, ...]) -> torch.Tensor:
+    bias = (torch.zeros(out_shape[0], dtype=torch.float64) if layer.bias is None
+            else layer.bias.detach().to(torch.float64))
+    if len(out_shape) == 3:
+        bias = bias[:, None, None]
+    return bias.expand(out_shape).clone()
+
+
 def to_stages(spec: S.NetworkSpec) -> list[Stage]:
-    """The spec's weighted layers as hardware stages, pooling/flatten/amplitude folded in, and
-    each max pooling of spikes as a pooling population of its own."""
+    """The spec's neuron populations as hardware stages (pooling/flatten/amplitude folded into
+    their synapses, each max pooling of spikes a pooling population of its own), in the
+    spec's order, aligned for a pipelined back-end (``leanspike.loihi.alignment``).
+
+    A chain gives one synapse group per stage, from the stage before. A graph gives a stage
+    one group per spike train that reaches its neurons: a residual block's output population
+    gets its last convolution's synapses and the shortcut's (a 1x1 convolution, or unit
+    synapses from the block's input spikes); a layer after a SEW sum gets its weights once on
+    each summed spike train (W (a s_a + b s_b) = (W a) s_a + (W b) s_b). The chip adds the
+    groups' currents, so both styles are exact in float and in Loihi integers.
+    """
+    from leanspike.loihi.alignment import aligned
+
     S.validate(spec)
-    if spec.is_graph:
-        raise SpecError(graph_not_deployable(spec))
     spec_shapes, original = spec.layer_shapes(), spec
     spec = as_2d(spec)
     shapes = spec_shapes if spec is original else spec.layer_shapes()  # the twin's own shapes
-    spike_outputs = set(spec.spiking_layers())
     stages: list[Stage] = []
-    pending: list = []          # pools / flattens since the last weighted layer
-    in_shape = tuple(spec.input_shape)  # what the next stage's synapses receive
-    amplitude = 1.0
+    outputs: dict[int, list[_Spikes] | _Current] = {
+        S.INPUT: [_Spikes(S.INPUT, 1.0, (), tuple(spec.input_shape))]}
+
+    def conv_input(term: _Spikes) -> bool:  # conv synapses need an image (C, H, W) input
+        return term.source == S.INPUT or stages[term.source].kind == "conv"
+
+    def reaching(i: int, layer, out_shape) -> _Current:
+        """The (weights, spike train) pairs that reach node ``i``'s neurons, and its bias: a
+        weighted layer's weights on each train it receives; an Add's inputs' currents as they
+        are and unit synapses from each spike train it sums."""
+        pieces, bias = [], torch.zeros(out_shape, dtype=torch.float64)
+        if isinstance(layer, S.WEIGHTED):
+            bias = _bias(layer, out_shape)
+        for j in spec.inputs_of(i):
+            value = outputs[j]
+            if isinstance(value, _Current):
+                pieces += value.pieces
+                bias = bias + value.bias
+            else:
+                weights = layer if isinstance(layer, S.WEIGHTED) else _identity(out_shape)
+                pieces += [(weights, term) for term in value]
+        return _Current(pieces, bias)
+
+    def synapse_groups(current: _Current, out_shape) -> list[Synapses]:
+        """One group per pair; all convolutions where every pair can be one, else all dense
+        (one population has one layout on Lava)."""
+        groups = [_group(w, t, out_shape, conv_input(t), True) for w, t in current.pieces]
+        if len({g.kind for g in groups}) > 1:
+            groups = [_group(w, t, out_shape, conv_input(t), False) for w, t in current.pieces]
+        return groups
+
     for i, layer in enumerate(spec.layers):
+        src = spec.inputs_of(i)[0]
         if isinstance(layer, S.MaxPool2d):
-            if i not in spike_outputs:
+            value = outputs[src]
+            if (isinstance(value, _Current) or len(value) != 1 or value[0].ops
+                    or value[0].source == S.INPUT):
                 raise _refuse_max_pool(original, i)
-            # the pool's spike stands for the amplitude before it: ``amplitude`` stays
-            stages.append(_pool_stage(i, layer, in_shape, tuple(shapes[i]), stages[-1].kind,
-                                      amplitude))
+            term = value[0]
+            stages.append(_pool_stage(i, layer, term.shape, tuple(shapes[i]),
+                                      stages[term.source].kind, term.coef))
+            stages[-1].source = term.source
             stages[-1].spec_shape = _differs(spec_shapes[i], shapes[i])
-            in_shape = tuple(shapes[i])
+            # the pool's spike stands for the amplitude before it
+            outputs[i] = [_Spikes(len(stages) - 1, term.coef, (), tuple(shapes[i]))]
             continue
-        if not isinstance(layer, S.WEIGHTED):
-            pending.append(layer)
+        if isinstance(layer, (S.AvgPool2d, S.Flatten)):
+            outputs[i] = [dataclasses.replace(t, ops=(*t.ops, layer)) for t in outputs[src]]
             continue
-        out_shape = shapes[i]
-        mask = None if layer.mask is None else layer.mask.bool()
-        stride, padding = (1, 1), (0, 0)
-        after_conv = not stages or stages[-1].kind == "conv"  # conv stages need (C, H, W) input
-        if isinstance(layer, S.Conv2d) and not pending and after_conv:
-            kind, weight = "conv", layer.weight.detach().to(torch.float64)
-            stride, padding = layer.stride, layer.padding
-        elif (isinstance(layer, S.Conv2d) and after_conv and len(pending) == 1
-              and isinstance(pending[0], S.AvgPool2d) and _pool_tiles(pending[0], in_shape)):
-            kind = "conv"
-            weight, mask, stride, padding = _conv_through_pool(layer, pending[0])
-        elif isinstance(layer, S.Linear) and not pending:
-            kind, weight = "dense", layer.weight.detach().to(torch.float64)
-        else:
-            kind = "dense"
-            weight, mask = _dense_through(pending, in_shape, layer)
-        if kind == "dense":
-            stride, padding = (1, 1), (0, 0)
-        weight = weight * amplitude
+        if isinstance(layer, S.Add) and layer.neuron is None:  # a SEW sum of spike trains
+            outputs[i] = [t for j in spec.inputs_of(i) for t in outputs[j]]
+            continue
+        out_shape = tuple(shapes[i])
+        current = reaching(i, layer, out_shape)
         n = layer.neuron
-        bias = (torch.zeros(out_shape[0], dtype=torch.float64) if layer.bias is None
-                else layer.bias.detach().to(torch.float64))
-        if len(out_shape) == 3:
-            bias = bias[:, None, None]
+        if n is None:  # a current that an Add's neuron integrates
+            outputs[i] = current
+            continue
+        groups, bias = synapse_groups(current, out_shape), current.bias
         spiking = isinstance(n, S.LIF)
+        own, extra = groups[0], tuple(groups[1:])
         stages.append(Stage(
-            layer_index=i, kind=kind, input_shape=in_shape, output_shape=tuple(out_shape),
-            weight=weight, mask=mask, stride=tuple(stride), padding=tuple(padding),
-            bias=bias.expand(out_shape).clone(), spiking=spiking,
+            layer_index=i, kind=own.kind, input_shape=own.input_shape, output_shape=out_shape,
+            weight=own.weight, mask=own.mask, stride=own.stride, padding=own.padding,
+            bias=bias, spiking=spiking,
             threshold=_per_neuron(n.threshold, out_shape) if spiking else None,
             leak=_leak(n.leak, out_shape), reset=n.reset if spiking else "none",
             v_init=_per_neuron(n.v_init, out_shape),
             amplitude=float(n.amplitude) if spiking else 1.0,
             current_leak=float(n.current_leak),
-            spec_shape=_differs(spec_shapes[i], out_shape)))
-        amplitude = stages[-1].amplitude
-        pending = []
-        in_shape = tuple(out_shape)
-    return stages
-
-
-def graph_not_deployable(spec: S.NetworkSpec) -> str:
-    """Why a graph spec has no stages yet: the stages are a chain, one synapse group each."""
-    first = next(i for i, layer in enumerate(spec.layers)
-                 if isinstance(layer, S.Add) or spec.inputs_of(i) != (i - 1,))
-    kind = type(spec.layers[first]).__name__
-    return (f"layers[{first}] ({kind}) makes this spec a graph (inputs "
-            f"{list(spec.inputs_of(first))}); deployment stages (Loihi fixed point, Lava, netx, "
-            f"operation counts) are chains of one synapse group per population so far, so a "
-            f"residual network runs in the reference simulator and in snnTorch but cannot be "
-            f"deployed yet")
+            spec_shape=_differs(spec_shapes[i], out_shape),
+            source=own.source, extra_synapses=extra))
+        outputs[i] = [_Spikes(len(stages) - 1, stages[-1].amplitude, (), out_shape)]
+    return aligned(stages, original)
 
 
 def _differs(spec_shape, shape) -> tuple[int, ...] | None:

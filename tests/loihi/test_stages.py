@@ -155,14 +155,3 @@ def test_current_based_stages_emulate_the_spec(make_conv_spec, per_neuron):
     for i in want.spikes:
         assert torch.equal(got.spikes[i], want.spikes[i]), i
     torch.testing.assert_close(got.output, want.output, atol=1e-4, rtol=1e-5)
-
-
-def test_a_graph_spec_is_refused_for_deployment_naming_the_node():
-    torch.manual_seed(0)
-    spec = S.NetworkSpec((4,), [S.Linear(torch.randn(4, 4), neuron=S.LIF()),
-                                S.Linear(torch.randn(4, 4), neuron=S.LIF()),
-                                S.Add(inputs=(1, 0)),
-                                S.Linear(torch.randn(3, 4), neuron=S.Integrator())], 2)
-    with pytest.raises(SpecError, match=r"layers\[2\] \(Add\) makes this spec a graph \(inputs "
-                                        r"\[1, 0\]\).*cannot be deployed yet"):
-        to_stages(spec)

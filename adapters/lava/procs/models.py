@@ -26,6 +26,7 @@ from lava.proc.sparse.process import Sparse
 
 from leanspike.adapters.lava.layout import StageLayout, conv_kernel_to_lava, pair_to_lava
 from leanspike.adapters.lava.procs.process import Readout, SpecNetwork, SpecNeuron, StreamInput
+from leanspike.loihi.alignment import depths
 from leanspike.loihi.emulate import lif_float
 from leanspike.loihi.fixed_point import (
     ACT_SHIFT,
@@ -37,6 +38,7 @@ from leanspike.loihi.fixed_point import (
     lif_fixed,
 )
 from leanspike.loihi.stages import split_groups
+from leanspike.spec import INPUT
 
 FLOAT_MESSAGE_BITS = 24  # any value > 0 makes Lava's synapses weigh graded payloads
 
@@ -248,67 +250,88 @@ def neuron_params(stage, layout: StageLayout) -> dict:
                 spiking=st.spiking, **decays, **out)
 
 
-def build_synapse(stage, layout: StageLayout, message_bits: int):
-    """Lava's Dense, Sparse (masked dense) or Conv process for a stage (grouped for a pooling
-    population)."""
-    if isinstance(stage, FixedStage):
-        st = stage.stage
-        weight = stage.weight.clone()
-        extra = dict(weight_exp=stage.weight_exp, num_weight_bits=8)
-        dtype = np.int32
-    else:
-        st, weight, extra, dtype = stage, stage.effective_weight(), {}, np.float64
-    if st.kind == "conv":
-        if isinstance(stage, FixedStage):
+def build_synapse(group, weight: torch.Tensor, input_shape: tuple[int, ...],
+                  message_bits: int, weight_exp: int | None = None):
+    """Lava's Dense, Sparse (masked dense) or Conv process for one synapse group (a Stage's
+    own or a ``Synapses``: its geometry) with ``weight`` (float, or fixed point's 2 * mantissa
+    with ``weight_exp``); ``input_shape`` in Lava order."""
+    fixed = weight_exp is not None
+    extra = dict(weight_exp=weight_exp, num_weight_bits=8) if fixed else {}
+    dtype = np.int32 if fixed else np.float64
+    weight = weight.clone()
+    if group.kind == "conv":
+        if fixed:
             # Lava's Conv model ignores weight_exp: the exponent goes into the integers
-            weight = weight << stage.weight_exp
+            weight = weight << weight_exp
             extra = {}
-        if st.mask is not None:
-            weight = weight * st.mask
-        weight, groups = split_groups(weight, st.groups)  # Lava keeps groups in an int8
+        if group.mask is not None:
+            weight = weight * group.mask
+        weight, groups = split_groups(weight, group.groups)  # Lava keeps groups in an int8
         return Conv(weight=conv_kernel_to_lava(weight).astype(dtype),
-                    input_shape=layout.input_shape, padding=pair_to_lava(st.padding),
-                    stride=pair_to_lava(st.stride), groups=groups,
+                    input_shape=input_shape, padding=pair_to_lava(group.padding),
+                    stride=pair_to_lava(group.stride), groups=groups,
                     num_message_bits=message_bits, **extra)
     w = weight.numpy().astype(dtype)
-    if st.mask is not None:
-        live = st.mask.numpy()
+    if group.mask is not None:
+        live = group.mask.numpy()
         rows, cols = np.nonzero(live)
         sparse = scipy.sparse.csr_matrix((w[rows, cols], (rows, cols)), shape=w.shape)
         return Sparse(weights=sparse, num_message_bits=message_bits, **extra)
     return Dense(weights=w, num_message_bits=message_bits, **extra)
 
 
+def stage_synapses(stage, k: int) -> list[tuple]:
+    """(group, weight, weight exponent or None) for every synapse group of a float Stage or a
+    FixedStage, as stage ``k`` of its network."""
+    if isinstance(stage, FixedStage):
+        weights = [stage.weight, *stage.extra_weights]
+        return [(g, w, stage.weight_exp)
+                for g, w in zip(stage.stage.synapse_groups(k), weights)]
+    return [(g, g.effective_weight(), None) for g in stage.synapse_groups(k)]
+
+
+def group_input_shape(group) -> tuple[int, ...]:
+    """What a synapse group receives, in Lava order."""
+    if group.kind == "conv":
+        c, h, w = group.input_shape
+        return (w, h, c)
+    return (int(np.prod(group.input_shape)),)
+
+
 @implements(proc=SpecNetwork, protocol=LoihiProtocol)
 class SpecNetworkPerLayerModel(AbstractSubProcessModel):
-    """The deployment path: Dense/Sparse/Conv synapses and SpecNeuron populations."""
+    """The deployment path: Dense/Sparse/Conv synapses and SpecNeuron populations; a
+    population with several synapse groups (a residual block's) gets one synapse process per
+    group, all into its input port, which adds them (as the chip's dendrites do)."""
 
     def __init__(self, proc) -> None:
         p = proc.proc_params
         stages, layouts = p["stages"], p["layouts"]
         fixed = isinstance(stages[0], FixedStage)
+        depth = depths([st.stage if fixed else st for st in stages])
         self.neurons = []
-        previous = None
         for k, (stage, layout) in enumerate(zip(stages, layouts)):
-            bits = (p["input_bits"] if fixed else FLOAT_MESSAGE_BITS) if k == 0 else 0
-            synapse = build_synapse(stage, layout, bits)
-            neuron = SpecNeuron(timesteps=p["timesteps"], stage_index=k,
+            neuron = SpecNeuron(timesteps=p["timesteps"], stage_index=depth[k],
                                 num_samples=p["num_samples"], record=p["record"],
                                 **neuron_params(stage, layout))
-            synapse.a_out.connect(neuron.a_in)
-            if previous is None:
-                proc.in_ports.inp.connect(synapse.s_in)
-            elif layouts[k - 1].kind == "conv" and layout.kind == "dense":
-                previous.s_out.transpose([2, 1, 0]).flatten().connect(synapse.s_in)
-            else:
-                previous.s_out.connect(synapse.s_in)
-            setattr(self, f"synapse_{k}", synapse)
+            for g, (group, weight, exp) in enumerate(stage_synapses(stage, k)):
+                reads_input = group.source == INPUT
+                bits = (p["input_bits"] if fixed else FLOAT_MESSAGE_BITS) if reads_input else 0
+                synapse = build_synapse(group, weight, group_input_shape(group), bits, exp)
+                synapse.a_out.connect(neuron.a_in)
+                if reads_input:
+                    proc.in_ports.inp.connect(synapse.s_in)
+                elif layouts[group.source].kind == "conv" and group.kind == "dense":
+                    self.neurons[group.source].s_out.transpose([2, 1, 0]).flatten().connect(
+                        synapse.s_in)
+                else:
+                    self.neurons[group.source].s_out.connect(synapse.s_in)
+                setattr(self, f"synapse_{k}" if g == 0 else f"synapse_{k}_{g}", synapse)
             setattr(self, f"neuron_{k}", neuron)
             getattr(proc.vars, f"spike_count_{k}").alias(neuron.spike_count)
             getattr(proc.vars, f"spikes_{k}").alias(neuron.spikes)
             self.neurons.append(neuron)
-            previous = neuron
-        previous.s_out.connect(proc.out_ports.out)
+        self.neurons[-1].s_out.connect(proc.out_ports.out)
 
 
 # --------------------------------------------------------------------------------------------
@@ -353,11 +376,11 @@ class _FixedNeuron:
         return v, u, s
 
 
-def _fixed_synapse(fs: FixedStage, spikes_in: bool):
-    """``fs.synapse`` with its weights prepared once: the same integers, in float32 where every
-    sum is exact there (binary spikes in, sum of |w| per output below 2**24), else float64."""
-    st = fs.stage
-    w = fs.synaptic_weight().to(torch.float64)
+def _fixed_synapse(st, weight: torch.Tensor, spikes_in: bool):
+    """``integer_synapse`` of one group with its weights prepared once: the same integers, in
+    float32 where every sum is exact there (binary spikes in, sum of |w| per output below
+    2**24), else float64."""
+    w = weight.to(torch.float64)
     bound = float(w.abs().flatten(1).sum(1).max()) if w.numel() else 0.0
     w = w.to(torch.float32) if spikes_in and bound < FLOAT32_EXACT else w
     shape = st.output_shape
@@ -375,10 +398,10 @@ def _fixed_synapse(fs: FixedStage, spikes_in: bool):
     return conv
 
 
-def _float_synapse(stage):
-    w = stage.effective_weight().to(torch.float64)
-    shape = stage.output_shape
-    return lambda x: stage.synapse(x.to(torch.float64), weight=w).view(1, *shape)
+def _float_synapse(group):
+    w = group.effective_weight().to(torch.float64)
+    shape = group.output_shape
+    return lambda x: group.synapse(x.to(torch.float64), weight=w).view(1, *shape)
 
 
 class _FastNetworkModel(PyLoihiProcessModel):
@@ -397,12 +420,18 @@ class _FastNetworkModel(PyLoihiProcessModel):
         self.recording = p["record"]
         self.is_fixed = isinstance(self.stages[0], FixedStage)
         self.dtype = torch.int64 if self.is_fixed else torch.float64
-        self.shapes = [(st.stage if self.is_fixed else st).output_shape for st in self.stages]
+        floats = [st.stage if self.is_fixed else st for st in self.stages]
+        self.shapes = [st.output_shape for st in floats]
+        self.depths = depths(floats)
         self.buffers = [torch.zeros((1, *shape), dtype=self.dtype) for shape in self.shapes]
         self.state = [torch.zeros((1, *shape), dtype=self.dtype) for shape in self.shapes]
         self.current = [torch.zeros((1, *shape), dtype=self.dtype) for shape in self.shapes]
-        self.synapses = [_fixed_synapse(st, k > 0) if self.is_fixed else _float_synapse(st)
-                         for k, st in enumerate(self.stages)]
+        # per stage: (source, synapse function) for every group into its neurons
+        self.synapses = [
+            [(g.source, _fixed_synapse(g, w, g.source != INPUT)) for g, w in
+             st.synapse_groups(k)] if self.is_fixed else
+            [(g.source, _float_synapse(g)) for g in st.synapse_groups(k)]
+            for k, st in enumerate(self.stages)]
         self.v_init = [st.v_init.to(self.dtype).expand(1, *shape)
                        for st, shape in zip(self.stages, self.shapes)]
         self._counts: dict[int, tuple[np.ndarray, torch.Tensor]] = {}
@@ -429,27 +458,32 @@ class _FastNetworkModel(PyLoihiProcessModel):
 
     @guarded
     def run_spk(self) -> None:
-        h = self.layouts[0].inputs_from_lava(np.asarray(self.inp.recv())[None]).to(self.dtype)
+        sent = {INPUT: self.layouts[0].inputs_from_lava(np.asarray(self.inp.recv())[None])
+                .to(self.dtype)}
         for k, stage in enumerate(self.stages):
             a_now = self.buffers[k]  # a synapse delivers last step's input, as in Lava
-            self.buffers[k] = self.synapses[k](h)
-            j, tau = window(self.time_step, k, self.timesteps)
+            groups = self.synapses[k]
+            self.buffers[k] = groups[0][1](sent[groups[0][0]])
+            for source, synapse in groups[1:]:
+                self.buffers[k] = self.buffers[k] + synapse(sent[source])
+            j, tau = window(self.time_step, self.depths[k], self.timesteps)
             if j >= 0 and tau == 0:
                 self.state[k] = self.v_init[k].clone()
                 self.current[k] = torch.zeros_like(self.state[k])
             self.state[k], self.current[k], s = self._neuron(k, stage, self.state[k],
                                                              self.current[k], a_now)
             if s is None:
-                h = self.state[k]  # the integrating output sends its potential
+                sent[k] = self.state[k]  # the integrating output sends its potential
                 break
             if 0 <= j < self.num_samples:
                 self._count_view(k).add_(s[0])
                 if self.recording:
                     getattr(self, f"spikes_{k}")[j * self.timesteps + tau] = \
                         self.layouts[k].neurons_to_lava(s[0])
-            h = s
+            sent[k] = s
         # as the last neuron population does: a spiking readout sends its spikes
-        self.out.send(self.layouts[-1].neurons_to_lava(h[0].to(self.dtype)))
+        last = len(self.stages) - 1
+        self.out.send(self.layouts[-1].neurons_to_lava(sent[last][0].to(self.dtype)))
 
 
 class _FastFloat(_FastNetworkModel):
