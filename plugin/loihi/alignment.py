@@ -15,7 +15,8 @@ population of ``leanspike.loihi.stages`` with a 1x1 window). Relays are marked
 precision. A same-step back-end (the torch emulation) passes a relay's spikes on in the same
 step, so it runs aligned and unaligned stages alike.
 
-Relays carry spikes only: a path from the analog input that skips hops cannot be delayed
+Stages are ``leanspike.loihi.stages.Stage`` (which builds them aligned, so this module does not
+import it). Relays carry spikes only: a path from the analog input that skips hops cannot be delayed
 this way (graded input is not a spike train), and is refused.
 """
 
@@ -27,10 +28,11 @@ import torch
 
 from leanspike import spec as S
 from leanspike.errors import SpecError
-from leanspike.loihi.stages import POOL_THRESHOLD, Stage
+
+RELAY_THRESHOLD = 0.5  # in units of one incoming spike: the one spike fires it
 
 
-def depths(stages: list[Stage]) -> list[int]:
+def depths(stages: list) -> list[int]:
     """Hops from the input to each stage's neurons (0 for the first): one more than the
     deepest source of any of its synapse groups."""
     out: list[int] = []
@@ -40,12 +42,12 @@ def depths(stages: list[Stage]) -> list[int]:
     return out
 
 
-def latency(stages: list[Stage]) -> int:
+def latency(stages: list) -> int:
     """Steps from a sample's first input step to the output population's first step."""
     return depths(stages)[-1] + 1
 
 
-def _relay(of: Stage, source: int) -> Stage:
+def _relay(of, source: int):
     """A population that fires one step after the stage ``of`` (listed as ``source``) did."""
     shape = tuple(of.output_shape)
     zeros = torch.zeros(shape, dtype=torch.float64)
@@ -57,14 +59,15 @@ def _relay(of: Stage, source: int) -> Stage:
         n = zeros.numel()
         weight = torch.eye(n, dtype=torch.float64)
         geometry = dict(kind="dense", groups=1)
-    return Stage(layer_index=of.layer_index, input_shape=shape, output_shape=shape,
-                 weight=weight, mask=None, stride=(1, 1), padding=(0, 0), bias=zeros,
-                 spiking=True, threshold=torch.full(shape, POOL_THRESHOLD, dtype=torch.float64),
-                 leak=1.0, reset="zero", v_init=zeros.clone(), amplitude=of.amplitude,
-                 spec_shape=of.spec_shape, source=source, relay=True, **geometry)
+    return dataclasses.replace(
+        of, input_shape=shape, output_shape=shape, weight=weight, mask=None, stride=(1, 1),
+        padding=(0, 0), bias=zeros, spiking=True,
+        threshold=torch.full(shape, RELAY_THRESHOLD, dtype=torch.float64), leak=1.0,
+        reset="zero", v_init=zeros.clone(), current_leak=0.0, source=source,
+        extra_synapses=(), relay=True, **geometry)
 
 
-def aligned(stages: list[Stage], spec: S.NetworkSpec | None = None) -> list[Stage]:
+def aligned(stages: list, spec: S.NetworkSpec | None = None) -> list:
     """The stages with relay populations wherever a synapse group's source is more than one
     hop before its population; chains come back as they are. Sources are renumbered to the
     new list, which stays in an order where every source comes first."""
@@ -72,7 +75,7 @@ def aligned(stages: list[Stage], spec: S.NetworkSpec | None = None) -> list[Stag
     if all(depth[k] == 1 + (depth[g.source] if g.source != S.INPUT else -1)
            for k, st in enumerate(stages) for g in st.synapse_groups(k)):
         return stages
-    out: list[Stage] = []
+    out: list = []
     new_index: dict[int, int] = {}
     relays: dict[tuple[int, int], int] = {}  # (old source, steps of delay) -> new index
 
@@ -103,7 +106,7 @@ def aligned(stages: list[Stage], spec: S.NetworkSpec | None = None) -> list[Stag
     return out
 
 
-def _skips_input(stage: Stage, spec: S.NetworkSpec | None) -> str:
+def _skips_input(stage, spec: S.NetworkSpec | None) -> str:
     where = f"layers[{stage.layer_index}]"
     if spec is not None:
         layer = spec.layers[stage.layer_index]
