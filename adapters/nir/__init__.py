@@ -20,6 +20,9 @@ declared step ``dt`` (``metadata["dt"]``, default 1e-4, snnTorch's):
     Linear / Conv1d / Conv2d      Affine (Linear: no bias) / Conv1d / Conv2d
     AvgPool2d                     AvgPool2d
     Flatten                       Flatten(start_dim=0), the batch not counted
+    inputs (a graph spec)         edges; NIR sums a node's inputs before it acts
+    Add with a neuron             that neuron node, taking its currents and shortcut spikes
+    Add without one (SEW)         Scale(1), its spike trains summed going into it
 
 Exact through NIR: the above. Refused unless exported with ``strict=False`` (then approximated
 for other tools, with an ``NIRApproximationWarning``, and restored exactly by leanspike from the

@@ -1,4 +1,4 @@
-"""A network spec as a ``nir.NIRGraph``: a chain Input -> layers -> Output.
+"""A network spec as a ``nir.NIRGraph``: Input -> layers -> Output, with the spec's edges.
 
 Each weighted layer becomes Affine (Linear without bias: nir.Linear) or Conv2d, and its neuron
 the node after it: LIF with leak 1 -> IF, leak < 1 -> LIF, current_leak > 0 -> CubaLIF, the
@@ -7,6 +7,25 @@ integrating output -> I (leak 1), LI or CubaLI; time constants at the graph's de
 Scale node after the neuron, exact in NIR. Masked-out weights are written as 0 (NIR has no
 mask; the mask itself goes to the node's metadata, so a masked spec comes back with
 ``weight * mask``).
+
+A graph spec (residual) keeps its edges: each of a layer's inputs is an edge into the layer's
+first node, and NIR sums a node's inputs before the node acts. An ``Add`` with a neuron is that
+neuron node alone (``layer{i}``): the currents of its weighted inputs (Conv2d/Affine nodes with
+no neuron after them) and its shortcut's spikes (the edge from the source's neuron node, or
+from its amplitude Scale: amplitude * s) enter it at the neuron's unit gain, which is the spec's
+I[t] = the sum of the inputs. An ``Add`` without a neuron (SEW's ADD of spike trains) is a
+Scale of 1 (``layer{i}``) that its inputs' edges go into and its consumers take, rather than
+edges from every spike train into every consumer: the sum is formed once (an Add that feeds
+another stays one, not a regrouped sum), its reading does not depend on whether a tool sums a
+node's inputs before the node or adds what the node makes of each (the same bits for a Scale of
+1; a Conv2d's bias would count twice), and the file reads back as the same layout. nirtorch
+reads it as a sum (its executor adds a node's inputs with ``torch.add`` before calling it).
+
+Exact through NIR's fields: every sum above. One node with three or more inputs may be summed
+by a tool in another order than the spec's (nirtorch collects them in a set): bit for bit the
+same for spikes of amplitude 1 (small integers), possibly not in the last bit otherwise; two
+inputs (every residual block) add the same in either order. leanspike reads the spec's order
+back from the node metadata, with the layer order and names.
 
 What NIR's own fields cannot say (subtractive reset, reset "none", a nonzero v_init, max
 pooling) is refused by the default ``strict=True``, naming the layer; ``strict=False`` writes
@@ -29,7 +48,9 @@ from leanspike._version import __version__
 from leanspike.adapters.nir.dynamics import DEFAULT_DT, tau_of
 from leanspike.errors import ConfigError, SpecError
 from leanspike.spec import (
+    INPUT,
     LIF,
+    Add,
     AvgPool1d,
     AvgPool2d,
     Conv1d,
@@ -179,62 +200,92 @@ class _Exporter:
         node.metadata = {META: meta}
         return node
 
+    def layer_nodes(self, i: int, layer, in_shape, shape) -> list[tuple[str, nir.NIRNode]]:
+        """Layer ``i``'s NIR nodes, in order: its inputs' edges go into the first, its
+        consumers' edges leave the last."""
+        name = f"layer{i}"
+        if isinstance(layer, (Linear, Conv1d, Conv2d, Add)):
+            nodes = []
+            if not isinstance(layer, Add):
+                nodes.append((name, self.weighted(i, layer, in_shape)))
+            if layer.neuron is None:
+                if isinstance(layer, Add):  # SEW: the sum of spike trains, as it is
+                    nodes.append((name, nir.Scale(scale=np.ones(shape, dtype=np.float32),
+                                                  metadata={META: {"layer": "Add"}})))
+                return nodes
+            neuron = self.neuron(i, layer, shape)
+            if isinstance(layer, Add):  # with a neuron: the population that sums currents
+                neuron.metadata[META]["layer"] = "Add"
+            nodes.append((name if isinstance(layer, Add) else f"{name}_neuron", neuron))
+            amplitude = getattr(layer.neuron, "amplitude", 1.0)
+            if amplitude != 1.0:
+                nodes.append((f"{name}_amplitude", nir.Scale(
+                    scale=np.full(shape, float(amplitude)),
+                    metadata={META: {"amplitude": float(amplitude)}})))
+            return nodes
+        if isinstance(layer, (AvgPool2d, MaxPool2d)):
+            args = dict(kernel_size=np.array(layer.kernel_size),
+                        stride=np.array(layer.stride), padding=np.array([0, 0]))
+            if isinstance(layer, MaxPool2d):
+                self.inexact(f"layers[{i}] (MaxPool2d)", "max pooling (NIR has none)",
+                             "SumPool2d (the window's spike count: equal while at most "
+                             "one spike falls in a window)")
+                return [(name, nir.SumPool2d(**args, metadata={META: {"layer": "MaxPool2d"}}))]
+            return [(name, nir.AvgPool2d(**args))]
+        if isinstance(layer, (AvgPool1d, MaxPool1d)):
+            raise SpecError(f"layers[{i}] ({type(layer).__name__}): nir {nir.__version__} "
+                            f"has no 1-D pooling node (only AvgPool2d and SumPool2d); pool "
+                            f"with a strided Conv1d, or keep the network in leanspike's "
+                            f"own format")
+        if isinstance(layer, Flatten):
+            return [(name, nir.Flatten(input_type={"input": np.array(in_shape)}, start_dim=0,
+                                       end_dim=-1))]
+        raise SpecError(f"layers[{i}] ({type(layer).__name__}): no NIR mapping in this "
+                        f"leanspike yet (Linear, Conv1d, Conv2d, AvgPool2d, MaxPool2d, "
+                        f"Flatten, Add)")
+
     def graph(self) -> nir.NIRGraph:
         spec = self.spec
         shapes = spec.layer_shapes()
         nodes: dict[str, nir.NIRNode] = {
             "input": nir.Input(input_type={"input": np.array(spec.input_shape)})}
-        shape = tuple(spec.input_shape)
+        edges: list[tuple[str, str]] = []
+        out = {INPUT: "input"}  # the NIR node whose output is each spec layer's output
+        graph = spec.is_graph
         for i, layer in enumerate(spec.layers):
-            name = f"layer{i}"
-            if isinstance(layer, (Linear, Conv1d, Conv2d)):
-                nodes[name] = self.weighted(i, layer, shape)
-                nodes[f"{name}_neuron"] = self.neuron(i, layer, shapes[i])
-                amplitude = getattr(layer.neuron, "amplitude", 1.0)
-                if amplitude != 1.0:
-                    nodes[f"{name}_amplitude"] = nir.Scale(
-                        scale=np.full(shapes[i], float(amplitude)),
-                        metadata={META: {"amplitude": float(amplitude)}})
-            elif isinstance(layer, (AvgPool2d, MaxPool2d)):
-                args = dict(kernel_size=np.array(layer.kernel_size),
-                            stride=np.array(layer.stride), padding=np.array([0, 0]))
-                if isinstance(layer, MaxPool2d):
-                    self.inexact(f"layers[{i}] (MaxPool2d)", "max pooling (NIR has none)",
-                                 "SumPool2d (the window's spike count: equal while at most "
-                                 "one spike falls in a window)")
-                    nodes[name] = nir.SumPool2d(**args, metadata={META: {"layer": "MaxPool2d"}})
-                else:
-                    nodes[name] = nir.AvgPool2d(**args)
-            elif isinstance(layer, (AvgPool1d, MaxPool1d)):
-                raise SpecError(f"layers[{i}] ({type(layer).__name__}): nir {nir.__version__} "
-                                f"has no 1-D pooling node (only AvgPool2d and SumPool2d); pool "
-                                f"with a strided Conv1d, or keep the network in leanspike's "
-                                f"own format")
-            elif isinstance(layer, Flatten):
-                nodes[name] = nir.Flatten(input_type={"input": np.array(shape)}, start_dim=0,
-                                          end_dim=-1)
-            else:
-                raise SpecError(f"layers[{i}] ({type(layer).__name__}): no NIR mapping in this "
-                                f"leanspike yet (Linear, Conv1d, Conv2d, AvgPool2d, MaxPool2d, "
-                                f"Flatten)")
-            shape = shapes[i]
-        nodes["output"] = nir.Output(output_type={"output": np.array(shape)})
-        names = list(nodes)
+            sources = spec.inputs_of(i)
+            in_shape = tuple(spec.input_shape) if sources[0] == INPUT else shapes[sources[0]]
+            own = self.layer_nodes(i, layer, in_shape, shapes[i])
+            first = own[0][1]
+            structure = {}
+            if layer.name is not None:
+                structure["name"] = layer.name
+            if graph:  # the layer's place, for the layout to come back as it was
+                structure["index"] = i
+            if layer.inputs is not None:
+                structure["inputs"] = np.array(layer.inputs, dtype=np.int64)
+            if structure:
+                meta = first.metadata if isinstance(first.metadata, dict) else {}
+                first.metadata = {**meta, META: {**(meta.get(META) or {}), **structure}}
+            edges += [(out[j], own[0][0]) for j in sources]
+            edges += [(a, b) for (a, _), (b, _) in zip(own[:-1], own[1:])]
+            nodes.update(own)
+            out[i] = own[-1][0]
+        nodes["output"] = nir.Output(output_type={"output": np.array(shapes[-1])})
+        edges.append((out[len(spec.layers) - 1], "output"))
         metadata = {"dt": float(self.dt), META: {
             "timesteps": spec.timesteps, "encoding": spec.encoding,
             "spec_metadata": json.dumps(spec.metadata), "version": __version__}}
-        return nir.NIRGraph(nodes=nodes, edges=list(zip(names[:-1], names[1:])),
-                            metadata=metadata, type_check=True)
+        return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata, type_check=True)
 
 
 def to_nir(spec: NetworkSpec, *, dt: float = DEFAULT_DT, strict: bool = True) -> nir.NIRGraph:
-    """``spec`` as a type-checked NIR graph with time constants at step ``dt`` (seconds, or
-    whatever unit the reader's step is in); ``strict=False`` approximates what NIR cannot
-    say, with a warning per layer."""
+    """``spec`` (a chain or a graph) as a type-checked NIR graph with time constants at step
+    ``dt`` (seconds, or whatever unit the reader's step is in); ``strict=False`` approximates
+    what NIR cannot say, with a warning per layer. Exact in NIR's fields: everything strict
+    export writes, the residual sums included (see the module docstring); bit for bit through
+    leanspike's metadata: everything, the lenient approximations included."""
     spec.validate()
-    if spec.is_graph:
-        raise SpecError("this spec is a graph (an Add, or a layer whose input is not the layer "
-                        "before it); the NIR export writes chains only so far")
     if isinstance(dt, bool) or not isinstance(dt, (int, float)) or not dt > 0:
         raise ConfigError(f"dt: must be a positive number, got {dt!r}")
     return _Exporter(spec, float(dt), strict).graph()

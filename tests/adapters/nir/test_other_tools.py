@@ -188,8 +188,8 @@ def test_a_recurrent_snntorch_layer_is_refused_by_name():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         graph = export_to_nir(model, torch.zeros(1, 4), ignore_dims=[0])
-    with pytest.raises(SpecError, match=r"'1.lif' \(LIF\): more than one edge into it.*"
-                                        r"recurrent connection"):
+    with pytest.raises(SpecError, match=r"'1.lif' \(LIF\): on a cycle \(a recurrent "
+                                        r"connection"):
         from_nir(graph, dt=1e-4)
     subgraph = nir.NIRGraph.from_list(nir.Affine(weight=np.ones((3, 4)), bias=np.zeros(3)),
                                       graph, type_check=False)

@@ -144,13 +144,28 @@ def test_a_1d_network_round_trips_and_1d_pooling_is_named(make_signal_spec, tmp_
         to_nir(make_signal_spec(reset="zero"), strict=False)
 
 
-def test_a_graph_spec_is_refused_by_the_export_for_now():
+def test_a_graph_spec_is_exported_as_a_nir_graph():
+    """A current sum with a spike shortcut: the Add is the neuron node both edges go into (the
+    residual styles on images: test_graph.py)."""
     from leanspike import spec as S
 
     torch.manual_seed(0)
-    spec = S.NetworkSpec((4,), [S.Linear(torch.randn(4, 4), neuron=S.LIF()),
+    spec = S.NetworkSpec((4,), [S.Linear(torch.randn(4, 4), neuron=S.LIF(reset="zero")),
                                 S.Linear(torch.randn(4, 4)),
-                                S.Add(inputs=(1, 0), neuron=S.LIF()),
+                                S.Add(inputs=(1, 0), neuron=S.LIF(reset="zero")),
                                 S.Linear(torch.randn(3, 4), neuron=S.Integrator())], 2)
-    with pytest.raises(SpecError, match=r"this spec is a graph.*chains only"):
-        to_nir(spec)
+    graph = to_nir(spec)
+    assert sorted(a for a, b in graph.edges if b == "layer2") == ["layer0_neuron", "layer1"]
+    back = from_nir(graph)
+    assert back.identical(spec)
+    x = _inputs(spec)
+    assert torch.equal(simulate(spec, x).output, simulate(back, x).output)
+
+
+def test_names_and_explicit_inputs_of_a_chain_come_back(nir_spec, tmp_path):
+    spec = nir_spec()
+    spec.layers[0].name, spec.layers[3].name = "conv", "flatten"
+    spec.layers[2].inputs = (1,)
+    assert not spec.is_graph
+    back = read_nir(write_nir(spec, tmp_path / "named.nir"))
+    assert back.identical(spec)
