@@ -115,6 +115,43 @@ def test_a_sum_into_each_consumer_reads_as_the_same_sew_network():
     _same_spikes(spec, back, _inputs(spec), same_layout=False)
 
 
+def test_every_mapping_in_a_graph_round_trips(tmp_path):
+    """Amplitudes on the shortcut spikes and on a summing population, a current-based one
+    (CubaLIF: the shortcut enters its synaptic current too), per-neuron thresholds, a mask, a
+    SEW sum of spikes of two amplitudes: bit for bit through the file, and the same spikes
+    from NIR's fields alone."""
+    g = torch.Generator().manual_seed(0)
+    w = lambda *shape: torch.randn(*shape, generator=g)  # noqa: E731
+    mask = (torch.rand(4, 4, 3, 3, generator=g) > 0.3).to(torch.float32)
+    spec = S.NetworkSpec((1, 8, 8), [
+        S.Conv2d(w(4, 1, 3, 3), w(4) * 0.1, None,
+                 S.LIF(threshold=torch.rand(4, 8, 8, generator=g) + 0.5, leak=0.875,
+                       reset="zero", amplitude=0.5), padding=(1, 1), name="stem"),
+        S.Conv2d(w(4, 4, 3, 3) * mask, None, mask, None, padding=(1, 1)),
+        S.Add(inputs=(1, 0), neuron=S.LIF(threshold=0.5, leak=0.9, current_leak=0.5,
+                                          reset="zero", amplitude=2.0), name="block"),
+        S.Add(inputs=(2, 0)),
+        S.AvgPool2d((2, 2), (2, 2)),
+        S.Flatten(),
+        S.Linear(w(3, 64) * 0.3, w(3) * 0.1, None, S.Integrator(leak=0.9)),
+    ], 3).validate()
+    graph = to_nir(spec)
+    assert type(graph.nodes["layer2"]).__name__ == "CubaLIF"
+    assert ("layer0_amplitude", "layer2") in graph.edges  # amplitude * s, unit synapses
+    back = read_nir(write_nir(spec, tmp_path / "net.nir"))
+    assert back.identical(spec)
+    x = _inputs(spec)
+    _same_spikes(spec, back, x)
+    for node in graph.nodes.values():
+        node.metadata = {}
+    other = from_nir(graph, timesteps=spec.timesteps)
+    assert [la.inputs for la in other.layers] == [la.inputs for la in spec.layers]
+    ra, rb = simulate(spec, x), simulate(other, x)
+    for i in ra.spikes:
+        assert torch.equal(ra.spikes[i], rb.spikes[i]), f"layer {i}"
+    torch.testing.assert_close(ra.output, rb.output, rtol=1e-5, atol=1e-5)
+
+
 def _nirtorch_map(dt: float):
     """NIR's equations under forward Euler at ``dt``, written here from NIR's definitions (IF:
     v += dt r I, spike above v_threshold, reset to v_reset; I: v += dt r I), so that only
@@ -201,3 +238,29 @@ def test_graphs_a_spec_cannot_take_are_refused_by_the_node():
     graph.edges = [*graph.edges, ("layer0_neuron", "dangling")]
     with pytest.raises(SpecError, match=r"'dangling' \(Scale\): does not reach the Output"):
         from_nir(graph)
+
+
+def test_an_input_gain_goes_into_the_weights_of_every_current_a_population_sums():
+    """Read at twice the step it was written at, every IF's gain dt r is 2: it goes into the
+    weights and biases of the currents an Add sums, and is refused where spikes come through
+    no weights (a shortcut)."""
+    g = torch.Generator().manual_seed(4)
+    w = lambda *shape: torch.randn(*shape, generator=g)  # noqa: E731
+    lif = lambda: S.LIF(threshold=0.75, reset="zero")  # noqa: E731
+    spec = S.NetworkSpec((6,), [
+        S.Linear(w(5, 6), w(5) * 0.1, None, lif()),
+        S.Linear(w(5, 5), w(5) * 0.1, None, None),
+        S.Linear(w(5, 5), None, None, None, inputs=(0,)),
+        S.Add(inputs=(1, 2), neuron=lif()),
+        S.Linear(w(3, 5), None, None, S.Integrator())], 3).validate()
+    graph = to_nir(spec, dt=1e-3)
+    back = from_nir(graph, dt=2e-3)
+    want = spec.copy()
+    for _, layer in want.weighted_layers():
+        layer.weight = layer.weight * 2
+        layer.bias = None if layer.bias is None else layer.bias * 2
+    x = _inputs(spec)
+    _same_spikes(want, back, x)
+    with pytest.raises(SpecError, match=r"'layer3' \(IF\): its input gain .* is not 1, and it "
+                                        r"sums spikes"):
+        from_nir(to_nir(_residual("current"), dt=1e-3), dt=2e-3)
