@@ -43,7 +43,7 @@ import torch
 from leanspike.atomic import atomic_write
 from leanspike.errors import ConfigError
 from leanspike.loihi import fixed_point as fx
-from leanspike.loihi.stages import split_groups, uniform
+from leanspike.loihi.stages import residual_join, split_groups, uniform
 
 NEVER_FIRES = (1 << 17) - 1  # the largest vThMant: the output layer only integrates
 # the file's ``readout`` attribute: what the output is (files without one are potentials)
@@ -98,6 +98,13 @@ def netx_differences(net: fx.FixedNetwork) -> list[str]:
 def write_netx(net: fx.FixedNetwork, path: str | os.PathLike) -> Path:
     """Write ``net`` (from ``leanspike.loihi.quantize``) as a netx HDF5 file, atomically."""
     path = Path(path)
+    join = residual_join([fs.stage for fs in net.stages])
+    if join is not None:
+        raise NetxExportError(f"layers[{join.layer_index}]: a residual join (several synapse "
+                              f"groups into one population, or relays on a shortcut); a netx "
+                              f"network is a chain of blocks, each fed by the one before, so it "
+                              f"cannot express this graph. Deploy it with the Lava backends "
+                              f"(lava-fixed, lava-fast-fixed), which run it exactly")
     if net.uses_weight_exponents():
         raise NetxExportError("netx reads weights as plain integers of at most 9 bits; this "
                               "network uses weight exponents (quantise with max_weight_exp=0)")

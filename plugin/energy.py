@@ -211,19 +211,23 @@ def count_operations(spec: S.NetworkSpec, inputs: torch.Tensor,
     batch = feed.shape[0]
     out = OperationCount(0.0, 0.0)
     for k, stage in enumerate(stages):
-        if k:
-            source = stages[k - 1].layer_index
-            if source not in spikes:
-                raise ConfigError(f"no spikes of layers[{source}], which feeds layers"
-                                  f"[{stage.layer_index}]: record every spiking layer "
-                                  f"(got {sorted(spikes)})")
-            feed = spikes[source].detach().cpu().to(torch.float64).sum(0)
-        live = (stage.effective_weight() != 0).to(torch.float64)
-        # in the stage's own shape: a 1-D layer's (C, L) is its stage's (C, 1, L)
-        ops = float(stage.synapse(feed.reshape(batch, *stage.input_shape), live).sum()) / batch
-        out.stages.append(StageOperations(stage.layer_index, "AC" if k else "MAC", ops))
-        if k:
-            out.acs += ops
-        else:
-            out.macs += ops
+        ops: dict[str, float] = {}  # "MAC" from the analog input, "AC" from spikes
+        for group in stage.synapse_groups(k):  # a residual population has several
+            if group.source == S.INPUT:
+                events, kind = feed, "MAC"
+            else:
+                source = stages[group.source].layer_index  # a relay's spikes are its source's
+                if source not in spikes:
+                    raise ConfigError(f"no spikes of layers[{source}], which feeds layers"
+                                      f"[{stage.layer_index}]: record every spiking layer "
+                                      f"(got {sorted(spikes)})")
+                events, kind = spikes[source].detach().cpu().to(torch.float64).sum(0), "AC"
+            live = (group.effective_weight() != 0).to(torch.float64)
+            # in the stage's own shape: a 1-D layer's (C, L) is its stage's (C, 1, L)
+            ops[kind] = ops.get(kind, 0.0) + float(
+                group.synapse(events.reshape(batch, *group.input_shape), live).sum()) / batch
+        for kind, n in ops.items():
+            out.stages.append(StageOperations(stage.layer_index, kind, n))
+        out.macs += ops.get("MAC", 0.0)
+        out.acs += ops.get("AC", 0.0)
     return out

@@ -2,7 +2,8 @@ import pytest
 import torch
 
 from leanspike import spec as S
-from leanspike.energy import PRESETS, EnergyModel, estimate, layer_macs
+from leanspike.energy import PRESETS, EnergyModel, count_operations, estimate, layer_macs
+from leanspike.reference import simulate
 
 
 def _spec():
@@ -99,3 +100,25 @@ def test_a_residual_graph_counts_every_synapse_group_at_the_rate_that_reaches_it
     assert ops[(4, "Add")] == (0.25 + 0.5) * 6        # the SEW sum into unit synapses
     assert ops[(5, "Linear")] == 0.125 * 18
     assert report.synaptic_ops == pytest.approx(18 + 27 + 4.5 + 2.25)
+
+
+def test_a_residual_graph_counts_events_on_every_group_and_relay_of_its_stages():
+    """Dense layers without zero weights give every input the same fan-out, so the events
+    counted one by one equal the rate convention, plus what the relay population carries."""
+    torch.manual_seed(0)
+    w = [torch.randn(6, 4), torch.randn(6, 6), torch.randn(6, 6), torch.randn(3, 6)]
+    layers = [S.Linear(w[0], neuron=S.LIF(threshold=0.5)),
+              S.Linear(w[1], neuron=S.LIF(threshold=0.5)),
+              S.Add(inputs=(1, 0)), S.Linear(w[2]),
+              S.Add(inputs=(3, 2), neuron=S.LIF(threshold=0.5)),
+              S.Linear(w[3], neuron=S.Integrator())]
+    spec = S.NetworkSpec((4,), layers, 3).validate()
+    x = torch.rand(16, 4) + 0.5
+    result = simulate(spec, x)
+    rates = {i: float(s.sum()) / (s[0].numel()) for i, s in result.spikes.items()}
+    assert all(r > 0 for r in rates.values())
+    count = count_operations(spec, x, result.spikes)
+    relay = rates[0] * 6  # layer 0's spikes wait a hop for the SEW sum's other train
+    assert count.acs == pytest.approx(estimate(spec, rates).synaptic_ops + relay)
+    assert count.macs == pytest.approx(24 * 3)
+    assert [s.kind for s in count.stages].count("MAC") == 1

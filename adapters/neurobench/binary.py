@@ -26,7 +26,8 @@ from leanspike.adapters.snntorch.neurons import (
     SpecSynaptic,
     SpecSynapticIntegrator,
 )
-from leanspike.loihi.stages import Stage, to_stages
+from leanspike.errors import SpecError
+from leanspike.loihi.stages import Stage, residual_join, to_stages
 from leanspike.registry.sources import resolve_spec
 
 
@@ -96,6 +97,12 @@ def binary_network(source, *, registry=None, dtype: torch.dtype = torch.float64
     receive binary spikes; its logits are the spec's."""
     spec = resolve_spec(source, registry)
     stages = to_stages(spec)
+    join = residual_join(stages)
+    if join is not None:
+        raise SpecError(f"layers[{join.layer_index}]: a residual join; the binary network is "
+                        f"a chain of stages so far, so NeuroBench's hook counts of a residual "
+                        f"network are not available here: count its synaptic operations with "
+                        f"leanspike.energy.count_operations, which counts every synapse group")
     layers: list[nn.Module] = []
     index: list[int] = []
     shape = tuple(spec.input_shape)  # of each sample between the modules

@@ -22,6 +22,7 @@ import math
 import torch
 
 from leanspike import spec as S
+from leanspike.errors import SpecError
 from leanspike.loihi import fixed_point as fx
 from leanspike.loihi.stages import to_stages
 
@@ -67,11 +68,27 @@ def _weight_factor(spec: S.NetworkSpec, index: int, amplitude: float,
     return factor * per_input.reshape(1, -1)
 
 
+def _refuse_graph(spec: S.NetworkSpec) -> None:
+    """A graph's populations take several synapse groups in one weight unit: a spike
+    shortcut's unit synapses become round(amplitude / unit), which the spec cannot hold apart
+    from the amplitude its other consumers see, so its grid is not a spec yet."""
+    if spec.is_graph:
+        first = next(i for i, layer in enumerate(spec.layers)
+                     if isinstance(layer, S.Add) or spec.inputs_of(i) != (i - 1,))
+        raise SpecError(f"layers[{first}] ({type(spec.layers[first]).__name__}) makes this "
+                        f"spec a residual graph, whose fixed-point grid is not a spec yet "
+                        f"(a spike shortcut's unit synapses are quantised in the unit of the "
+                        f"population they join). Quantise its stages instead "
+                        f"(leanspike.loihi.quantize) and compare Lava with their emulation "
+                        f"(leanspike.loihi.emulate_fixed), which is exact")
+
+
 def snap_to_fixed_point(spec: S.NetworkSpec, calibration: torch.Tensor | None = None, *,
                         input_range: float | None = None, input_bits: int = 8
                         ) -> tuple[S.NetworkSpec, fx.FixedNetwork]:
     """(the spec on the fixed-point grid, its FixedNetwork). ``calibration`` inputs (or an
     ``input_range``) choose the input encoding, as in ``quantize``."""
+    _refuse_graph(spec)
     fixed = fx.quantize(to_stages(spec), calibration, timesteps=spec.timesteps,
                         input_range=input_range, input_bits=input_bits)
     by_layer = {fs.stage.layer_index: fs for fs in fixed.stages}
@@ -147,6 +164,7 @@ def weight_grids(spec: S.NetworkSpec, calibration: torch.Tensor | None = None, *
                  input_range: float | None = None, input_bits: int = 8) -> dict[int, WeightGrid]:
     """Per weighted spec layer, the grid its weights land on in Loihi fixed point (see
     ``WeightGrid``); the calibration inputs choose the input encoding, as in ``quantize``."""
+    _refuse_graph(spec)
     stages = [st for st in to_stages(spec) if st.layer_index in dict(spec.weighted_layers())]
     encoding = fx.input_encoding(calibration, stages[0].input_shape, input_bits, input_range)
     grids, amplitude = {}, 1.0

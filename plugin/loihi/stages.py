@@ -482,6 +482,13 @@ def to_stages(spec: S.NetworkSpec) -> list[Stage]:
     return aligned(stages, original)
 
 
+def residual_join(stages: list[Stage]) -> Stage | None:
+    """The first stage that makes the stages more than a chain (a second synapse group, a
+    relay, or a source other than the stage before), or None for a chain."""
+    return next((st for k, st in enumerate(stages)
+                 if st.extra_synapses or st.relay or st.source_of(k) != k - 1), None)
+
+
 def _differs(spec_shape, shape) -> tuple[int, ...] | None:
     return None if tuple(spec_shape) == tuple(shape) else tuple(spec_shape)
 

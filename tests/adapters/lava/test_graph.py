@@ -57,3 +57,17 @@ def test_a_misaligned_shortcut_would_be_seen():
     want = emulate_float(deployed.stages, x, spec.timesteps)
     got = run(spec, x, "lava-fast-float", deployed=deployed, record=True)
     assert any(not torch.equal(got.spikes[i], want.spikes[i]) for i in want.spikes)
+
+
+def test_netx_refuses_a_residual_network_and_writes_nothing(tmp_path):
+    from leanspike.adapters.netx import NetxExportError, write_netx
+    from leanspike.loihi import quantize, to_stages
+
+    spec = _spec("sew")
+    x = torch.rand(8, 1, 8, 8, generator=torch.Generator().manual_seed(4))
+    net = quantize(to_stages(spec), x, timesteps=spec.timesteps)
+    path = tmp_path / "net.net"
+    with pytest.raises(NetxExportError, match=r"layers\[\d+\]: a residual join.*chain of "
+                                              r"blocks.*lava-fixed"):
+        write_netx(net, path)
+    assert not path.exists()
