@@ -573,9 +573,10 @@ class _GraphReader(_Reader):
         return (node.metadata.get(META) or {}) if isinstance(node.metadata, dict) else {}
 
     def append(self, layer, inputs: tuple[int, ...], name: str, node,
-               shape: tuple[int, ...]) -> int:
-        """Add ``layer`` taking ``inputs``; leanspike's metadata on ``node`` gives its name."""
-        meta = self.meta_of(node)
+               shape: tuple[int, ...], own: bool = True) -> int:
+        """Add ``layer`` taking ``inputs``; leanspike's metadata on ``node`` gives its name
+        where the layer is the node's own (not a sum before it)."""
+        meta = self.meta_of(node) if own else {}
         index = len(self.layers)
         layer.inputs = tuple(inputs)
         if "name" in meta and not any(la.name == _text(meta["name"]) for la in self.layers):
@@ -585,9 +586,10 @@ class _GraphReader(_Reader):
         self.shapes[index], self.origin[index] = tuple(shape), name
         return index
 
-    def sum(self, name: str, node, values: list[_Value]) -> _Value:
+    def sum(self, name: str, node, values: list[_Value], own: bool = False) -> _Value:
         """One value: the only input, or the spikes of several summed (SEW's Add without a
-        neuron: NIR sums a node's inputs before it acts)."""
+        neuron: NIR sums a node's inputs before it acts); ``own``: the sum is the node itself
+        (leanspike's Scale of 1), not one before it."""
         if len(values) == 1:
             return values[0]
         where = _where(name, node)
@@ -604,7 +606,8 @@ class _GraphReader(_Reader):
         shapes = [self.shapes[v.index] for v in values]
         if any(sh != shapes[0] for sh in shapes):
             raise SpecError(f"{where}: its inputs differ in shape {shapes}")
-        return _Value(self.append(Add(), tuple(v.index for v in values), name, node, shapes[0]))
+        return _Value(self.append(Add(), tuple(v.index for v in values), name, node, shapes[0],
+                                  own))
 
     def spikes(self, name: str, node) -> _Value:
         """The one value a weighted layer, pooling or Flatten node takes (a sum of several)."""
@@ -644,7 +647,7 @@ class _GraphReader(_Reader):
                                 f"spec equivalent")
             values = self.inputs(name, node)
             if len(values) > 1:  # leanspike writes SEW's Add as a Scale of 1 its inputs sum at
-                value = self.sum(name, node, values)
+                value = self.sum(name, node, values, own=True)
                 return _Value(value.index, factor=float(scale[0]))
             value = values[0]
             if value.current:
