@@ -13,7 +13,7 @@ def cmd_zoo_list(args: argparse.Namespace) -> int:
     for name in list_models():
         e = model_entry(name)
         rows.append([name, "x".join(map(str, e.default_input_shape)),
-                     "yes" if e.convertible else "no (residual)", e.description])
+                     "yes" if e.convertible else "no", e.description])
     print(format_table(["model", "input", "spec-convertible", "description"], rows))
     return 0
 

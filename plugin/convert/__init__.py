@@ -19,11 +19,18 @@ from leanspike import spec as S
 from leanspike.convert.calibration import LayerStats, collect_stats
 from leanspike.convert.chain import LayerChain, read_chain, shape_layer, spec_conv
 from leanspike.convert.methods import METHODS, LayerChoice, choose, if_spike_counts
+from leanspike.convert.residual import (
+    LayerGraph,
+    build_graph_spec,
+    collect_graph_stats,
+    has_branches,
+    read_graph,
+)
 from leanspike.convert.sequential import sequential_thresholds
 from leanspike.errors import ConfigError
 
-__all__ = ["METHODS", "ConversionReport", "LayerChoice", "convert", "if_spike_counts",
-           "read_chain"]
+__all__ = ["METHODS", "ConversionReport", "LayerChoice", "collect_graph_stats", "convert",
+           "if_spike_counts", "read_chain", "read_graph"]
 
 
 @dataclass
@@ -62,20 +69,48 @@ def build_spec(chain: LayerChain, choices: list[LayerChoice], input_shape: tuple
                          metadata=dict(metadata or {})).validate()
 
 
+def _convert_graph(graph: LayerGraph, calibration, method: str, timesteps: int,
+                   input_shape: tuple[int, ...], meta: dict, max_batches: int | None,
+                   stats: list[LayerStats] | None, iir_percentile: float,
+                   device) -> tuple[S.NetworkSpec, ConversionReport]:
+    """``convert`` for a residual ANN: the same per-population choices, on a graph spec."""
+    hidden = [graph.nodes[i].activation_name for i in graph.hidden()]
+    if method == "iir":
+        placeholders = [LayerChoice(n, method, 1.0, 1.0, 1.0, 0.0, None, None, None)
+                        for n in hidden]
+        spec = build_graph_spec(graph, placeholders, input_shape, timesteps, meta)
+        thresholds = sequential_thresholds(spec, calibration, percentile=iir_percentile)
+        choices = [LayerChoice(n, method, th, th, 1.0, 0.0, None, None, None)
+                   for n, th in zip(hidden, thresholds, strict=True)]
+        return spec, ConversionReport(method, timesteps, choices)
+    if stats is None:
+        stats = collect_graph_stats(graph, calibration, max_batches=max_batches, device=device)
+    choices = [choose(method, graph.nodes[i].activation, st, timesteps)
+               for i, st in zip(graph.hidden(), stats, strict=True)]
+    spec = build_graph_spec(graph, choices, input_shape, timesteps, meta)
+    return spec, ConversionReport(method, timesteps, choices)
+
+
 def convert(model: nn.Module, calibration: Dataset | DataLoader, *, method: str = "datta",
             timesteps: int = 2, max_batches: int | None = None,
             stats: list[LayerStats] | None = None, iir_percentile: float = 90.0,
             device: str | torch.device = "cpu") -> tuple[S.NetworkSpec, ConversionReport]:
     """Convert a trained ANN (an nn.Sequential; batch norm is folded) into a network spec.
 
+    A residual ANN (one whose forward adds branches, such as the zoo's ``resnet20``) becomes a
+    graph spec of the converted-ResNet kind (``leanspike.convert.residual``): each activation,
+    the one after a residual sum too, a LIF population with its own calibrated threshold.
+
     ``calibration`` (usually the training set) supplies the pre-activation statistics; pass
-    ``stats`` from ``collect_stats`` to reuse them across methods and time steps.
+    ``stats`` from ``collect_stats`` (a residual ANN: ``collect_graph_stats``) to reuse them
+    across methods and time steps.
     """
     if method not in METHODS:
         raise ConfigError(f"unknown conversion method {method!r}; choose from {METHODS}")
     if isinstance(timesteps, bool) or not isinstance(timesteps, int) or timesteps < 1:
         raise ConfigError(f"timesteps must be a positive integer, got {timesteps!r}")
-    chain = read_chain(model)
+    residual = has_branches(model)
+    chain = None if residual else read_chain(model)
     loader = calibration if isinstance(calibration, DataLoader) else DataLoader(calibration,
                                                                                  batch_size=1)
     first = next(iter(loader))
@@ -84,6 +119,9 @@ def convert(model: nn.Module, calibration: Dataset | DataLoader, *, method: str 
     builder = getattr(model, "leanspike_config", None)
     if builder is not None:
         meta["ann_builder"] = builder
+    if chain is None:
+        return _convert_graph(read_graph(model, input_shape), calibration, method, timesteps,
+                              input_shape, meta, max_batches, stats, iir_percentile, device)
     hidden = [s.activation_name for s in chain.stages[:-1]]
     if method == "iir":
         placeholders = [LayerChoice(n, method, 1.0, 1.0, 1.0, 0.0, None, None, None)

@@ -35,13 +35,15 @@ def _inputs(data: Dataset | DataLoader, max_samples: int) -> torch.Tensor:
 def sequential_thresholds(spec: S.NetworkSpec, data: Dataset | DataLoader, *,
                           percentile: float = 90.0, max_samples: int = 1024,
                           seed: int = 0) -> list[float]:
-    """Set (in place) and return the threshold of every LIF layer of ``spec``, in order."""
+    """Set (in place) and return the threshold of every LIF population of ``spec`` (weighted
+    layers and a graph's Adds), in order."""
     if not 0 < percentile <= 100:
         raise ConfigError(f"percentile must be in (0, 100], got {percentile}")
     x = _inputs(data, max_samples)
     gen = torch.Generator().manual_seed(seed)
     thresholds = []
-    for i, layer in spec.weighted_layers():
+    for i in spec.neuron_layers():  # weighted layers, and a graph's Adds with a neuron
+        layer = spec.layers[i]
         if not isinstance(layer.neuron, S.LIF):
             continue
         currents = simulate(spec, x, record_spikes=False, record_currents=(i,),

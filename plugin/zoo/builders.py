@@ -21,7 +21,7 @@ class ModelEntry:
     builder: Callable[..., nn.Module]
     description: str
     default_input_shape: tuple[int, ...]
-    convertible: bool  # a plain feed-forward chain the network spec can describe
+    convertible: bool  # leanspike.convert.convert reads it (a chain, or a residual graph)
 
 
 _BUILDERS: dict[str, ModelEntry] = {}

@@ -259,12 +259,16 @@ class BasicBlock(nn.Module):
         return self.act(self.residual(x) + self.shortcut(x))
 
 
-@register_model("resnet20", default_input_shape=(3, 32, 32), convertible=False)
+@register_model("resnet20", default_input_shape=(3, 32, 32))
 def resnet20(num_classes: int = 10, input_shape: Sequence[int] = (3, 32, 32),
              widths: Sequence[int] = (16, 32, 64), blocks_per_stage: int = 3,
              activation: str = "relu", activation_args: dict | None = None,
              batch_norm: bool = True) -> nn.Module:
-    """CIFAR-style ResNet20 (He et al. 2016): 3 stages of 3 basic blocks, projection shortcuts."""
+    """CIFAR-style ResNet20 (He et al. 2016): 3 stages of 3 basic blocks, projection shortcuts.
+
+    ``leanspike.convert.convert`` reads it as a graph (``leanspike.convert.residual``): the
+    converted spec adds each block's shortcut to the current of a LIF ``Add``.
+    """
     shape = _check_input(input_shape)
     n = _Namer()
     n.add("conv", nn.Conv2d(shape[0], int(widths[0]), 3, padding=1, bias=True))

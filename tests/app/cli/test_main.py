@@ -32,7 +32,7 @@ def test_zoo_list(cli):
     assert code == 0
     lines = out.splitlines()
     assert lines[0].split()[:3] == ["model", "input", "spec-convertible"]
-    assert any(line.startswith("resnet20") and "no (residual)" in line for line in lines)
+    assert any(line.startswith("resnet20") and " yes " in line for line in lines)
     assert any(line.startswith("small_cnn") and "1x8x8" in line for line in lines)
 
 
