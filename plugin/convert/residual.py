@@ -24,8 +24,10 @@ converted (current-adding) spiking ResNet of ``leanspike.zoo.residual.sew_resnet
 
 A spiking layer passes on ``amplitude * s[t]``, whose rate approximates the ANN's activation
 (``leanspike.convert.methods``), so a shortcut's spikes add to the sum what the ANN's shortcut
-adds, as a spiking input adds to a weighted layer's current in a chain. Anything the spec
-cannot describe is refused with the layer's name.
+adds, as a spiking input adds to a weighted layer's current in a chain. (``iir`` keeps spikes of
+amplitude 1 and the ANN's weights, so a sum weighs its branches by their thresholds' ratio, not
+as the ANN does: as in a chain, it is a starting point for training, not a converter to use
+as it converts.) Anything the spec cannot describe is refused with the layer's name.
 
 Chains (no addition) are read by ``leanspike.convert.chain``, which also reads custom time
 loops and commutes max pooling written before the activation; ``leanspike.convert.convert``

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from leanspike import spec as S
-from leanspike.adapters.snntorch import to_snntorch
+from leanspike.adapters.snntorch import to_snntorch, to_spec
 from leanspike.convert import METHODS, collect_graph_stats, convert, read_graph
 from leanspike.errors import ConfigError
 from leanspike.reference import simulate
@@ -66,6 +66,11 @@ def test_every_method_converts_resnet20_to_a_current_add_graph(trained, digits, 
     with torch.no_grad():
         assert torch.equal(to_snntorch(spec)(x), reference)
     assert spec.identical(S.spec_from_bytes(*S.spec_to_bytes(spec)))
+    # and back from snnTorch, which keeps neuron parameters in float32: bit for bit where the
+    # method's values are float32 already (datta's a * mu is a float64 product), then stable
+    back = to_spec(to_snntorch(spec))
+    assert back.is_graph and back.identical(spec) == (method != "datta")
+    assert to_spec(to_snntorch(back)).identical(back)
 
 
 def test_the_read_graph_computes_what_the_ann_computes(trained, digits):
@@ -157,7 +162,7 @@ def test_pooling_between_a_sum_and_its_activation_is_refused(digits):
 
 
 def test_convert_and_finetune_a_residual_graph_through_snntorch(trained, digits):
-    from leanspike.adapters.snntorch import FinetuneConfig, to_spec
+    from leanspike.adapters.snntorch import FinetuneConfig
     from leanspike.adapters.snntorch import convert as convert_and_finetune
 
     ann, _ = trained
