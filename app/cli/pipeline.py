@@ -41,7 +41,8 @@ def add_commands(sub) -> None:
         "pipeline", help="the whole flow: ANN -> SNN at T=2 -> T=1 -> pruned -> Loihi fixed "
                          "point -> Lava, every stage registered (resumes from the registry)")
     p.add_argument("--dataset", help="default digits (or the config file's)")
-    p.add_argument("--arch", help="zoo architecture, default small_cnn")
+    p.add_argument("--arch", help="zoo architecture (default small_cnn; resnet20 converts a "
+                                  "residual ANN), or sew_resnet: a residual SNN trained directly")
     p.add_argument("--config", metavar="FILE", help="TOML settings (a run folder's config.toml "
                                                     "repeats that run)")
     p.add_argument("--registry", metavar="PATH",

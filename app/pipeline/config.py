@@ -23,6 +23,10 @@ from leanspike.errors import ConfigError
 from leanspike.loihi.backends import LAVA_BACKENDS
 from leanspike.training import PRESETS
 from leanspike.zoo import model_entry
+from leanspike.zoo.residual import sew_resnet
+
+# architectures that are spec builders, trained directly as SNNs (no ANN, no conversion)
+SPEC_ARCHS = {"sew_resnet": sew_resnet}
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -190,7 +194,8 @@ def load_config(path: str | Path | None = None, *, quick: bool = False,
     if quick and data.get("model") is QUICK["model"]:
         # the quick network's settings, as far as the architecture's builder takes them
         arch = data.get("arch", PipelineConfig().arch)
-        takes = inspect.signature(model_entry(arch).builder).parameters
+        builder = SPEC_ARCHS[arch] if arch in SPEC_ARCHS else model_entry(arch).builder
+        takes = inspect.signature(builder).parameters
         data["model"] = {k: v for k, v in QUICK["model"].items() if k in takes}
     return _build(PipelineConfig, data, "").validate()
 

@@ -34,10 +34,11 @@ from leanspike.adapters.snntorch import (
     to_spec,
 )
 from leanspike.adapters.snntorch.quantisation import fine_tune_fixed_point
-from leanspike.app.pipeline.config import PipelineConfig
+from leanspike.adapters.snntorch.training import FinetuneConfig, finetune
+from leanspike.app.pipeline.config import SPEC_ARCHS, PipelineConfig
 from leanspike.data import load_dataset
 from leanspike.energy import estimate
-from leanspike.loihi import emulate_fixed, snap_to_fixed_point
+from leanspike.loihi import emulate_fixed, quantize, snap_to_fixed_point, to_stages
 from leanspike.registry import register_stage
 from leanspike.training import PRESETS, TrainConfig, set_seed, train_ann
 from leanspike.zoo import create_model
@@ -154,42 +155,15 @@ def run_pipeline(config: PipelineConfig, registry, *, progress: bool = True,
               "seed": c.seed}
     records: list[StageRecord] = []
 
-    def ann(activation: str, preset: str):
-        def compute():
-            set_seed(c.seed)
-            model = create_model(c.arch, num_classes=splits.info.num_classes,
-                                 input_shape=splits.info.input_shape, activation=activation,
-                                 **c.model)
-            cfg = TrainConfig(**{**PRESETS[preset].__dict__, "epochs": c.ann.epochs,
-                                 "seed": c.seed, "device": c.device})
-            result = train_ann(model, splits, cfg, progress=progress)
-            return (model.cpu().eval(), {"accuracy": result.test_accuracy,
-                                         "train_seconds": result.seconds},
-                    {"dataset": c.dataset, "arch": c.arch, "activation": activation})
-        return compute
-
-    if c.ann.reference_relu:
-        ref_settings = {**common, "activation": "relu", "epochs": c.ann.epochs,
-                        "preset": "default"}
-        ref, reused = memo.run("ann-reference", ref_settings, None, ann("relu", "default"))
-        records.append(StageRecord("ANN (ReLU, reference)", None, ref.metrics["accuracy"],
-                                   energy_ratio=1.0, entry=ref.ref, reused=reused))
-    ann_settings = {**common, "activation": c.ann.activation, "epochs": c.ann.epochs,
-                    "preset": c.ann.preset}
-    ann_entry, reused = memo.run("ann", ann_settings, None, ann(c.ann.activation, c.ann.preset))
-    records.append(StageRecord(f"ANN ({c.ann.activation})", None, ann_entry.metrics["accuracy"],
-                               energy_ratio=1.0, entry=ann_entry.ref, reused=reused))
-
-    def compute_converted():
-        outcome = convert(registry.load(ann_entry), splits, method=c.convert.method,
-                          timesteps=c.convert.timesteps,
-                          finetune_epochs=c.convert.finetune_epochs, device=c.device,
-                          progress=progress)
-        return (outcome.spec, {**outcome.metrics(), "sparsity": 0.0},
-                {"dataset": c.dataset, "method": c.convert.method})
-
-    conv, reused = memo.run("converted", dict(c.convert.__dict__), ann_entry, compute_converted)
-    records.append(_snn_record(f"converted ({c.convert.method}, fine-tuned)", conv, reused))
+    if c.arch in SPEC_ARCHS:  # an SNN trained directly: no ANN, no conversion
+        conv, reused = memo.run("trained-snn", {**common, "T": c.convert.timesteps,
+                                                "epochs": c.ann.epochs},
+                                None, lambda: _train_spec_arch(c, splits, progress))
+        records.append(_snn_record(f"SNN trained directly (T={c.convert.timesteps}, "
+                                   f"surrogate gradients, BN on currents)", conv, reused))
+    else:
+        records_ann, conv = _ann_and_converted(c, common, splits, memo, registry, progress)
+        records += records_ann
 
     parent = conv
     for k, T in enumerate(c.retrain.schedule):
@@ -249,16 +223,29 @@ def run_pipeline(config: PipelineConfig, registry, *, progress: bool = True,
                                      pruned_entry, compute_on_grid)
         records.append(_snn_record("on the weight grid (fine-tuned)", to_deploy, reused))
 
+    graph = registry.load(to_deploy).is_graph
+
     def compute_quantised():
-        snapped, fixed = snap_to_fixed_point(registry.load(to_deploy), x_train,
-                                             input_bits=c.deploy.input_bits)
+        spec = registry.load(to_deploy)
+        if graph:  # no snapped twin of a residual graph: its integers, emulated
+            fixed = quantize(to_stages(spec), x_train, timesteps=spec.timesteps,
+                             input_bits=c.deploy.input_bits)
+            x, y = _stack(splits.test)
+            result, _ = emulate_fixed(fixed, x)
+            accuracy = float((result.output.flatten(1).argmax(1) == y).float().mean())
+            return (spec, {**_snn_metrics(spec, splits, c.device), "accuracy": accuracy},
+                    {"dataset": c.dataset, "quantisation": [r.as_dict() for r in fixed.report],
+                     "input_encoding": fixed.encoding.as_dict(), "snapped": False})
+        snapped, fixed = snap_to_fixed_point(spec, x_train, input_bits=c.deploy.input_bits)
         return (snapped, _snn_metrics(snapped, splits, c.device),
                 {"dataset": c.dataset, "quantisation": [r.as_dict() for r in fixed.report],
                  "input_encoding": fixed.encoding.as_dict()})
 
     quantised, reused = memo.run("quantised", {"input_bits": c.deploy.input_bits},
                                  to_deploy, compute_quantised)
-    records.append(_snn_record("Loihi 2 fixed point (snnTorch twin)", quantised, reused))
+    records.append(_snn_record("Loihi 2 fixed point ("
+                               + ("torch emulation of its integers" if graph else "snnTorch twin")
+                               + ")", quantised, reused))
 
     def compute_deployed():
         # agreement with the float network as pruned, before any fixed-point work
@@ -280,9 +267,69 @@ def run_pipeline(config: PipelineConfig, registry, *, progress: bool = True,
                           time.perf_counter() - start)
 
 
+def _ann_and_converted(c: PipelineConfig, common: dict, splits, memo, registry, progress):
+    """The ANN stages (with the ReLU yardstick) and the conversion: (records, converted)."""
+    records: list[StageRecord] = []
+
+    def ann(activation: str, preset: str):
+        def compute():
+            set_seed(c.seed)
+            model = create_model(c.arch, num_classes=splits.info.num_classes,
+                                 input_shape=splits.info.input_shape, activation=activation,
+                                 **c.model)
+            cfg = TrainConfig(**{**PRESETS[preset].__dict__, "epochs": c.ann.epochs,
+                                 "seed": c.seed, "device": c.device})
+            result = train_ann(model, splits, cfg, progress=progress)
+            return (model.cpu().eval(), {"accuracy": result.test_accuracy,
+                                         "train_seconds": result.seconds},
+                    {"dataset": c.dataset, "arch": c.arch, "activation": activation})
+        return compute
+
+    if c.ann.reference_relu:
+        ref_settings = {**common, "activation": "relu", "epochs": c.ann.epochs,
+                        "preset": "default"}
+        ref, reused = memo.run("ann-reference", ref_settings, None, ann("relu", "default"))
+        records.append(StageRecord("ANN (ReLU, reference)", None, ref.metrics["accuracy"],
+                                   energy_ratio=1.0, entry=ref.ref, reused=reused))
+    ann_settings = {**common, "activation": c.ann.activation, "epochs": c.ann.epochs,
+                    "preset": c.ann.preset}
+    ann_entry, reused = memo.run("ann", ann_settings, None, ann(c.ann.activation, c.ann.preset))
+    records.append(StageRecord(f"ANN ({c.ann.activation})", None, ann_entry.metrics["accuracy"],
+                               energy_ratio=1.0, entry=ann_entry.ref, reused=reused))
+
+    def compute_converted():
+        outcome = convert(registry.load(ann_entry), splits, method=c.convert.method,
+                          timesteps=c.convert.timesteps,
+                          finetune_epochs=c.convert.finetune_epochs, device=c.device,
+                          progress=progress)
+        return (outcome.spec, {**outcome.metrics(), "sparsity": 0.0},
+                {"dataset": c.dataset, "method": c.convert.method})
+
+    conv, reused = memo.run("converted", dict(c.convert.__dict__), ann_entry, compute_converted)
+    records.append(_snn_record(f"converted ({c.convert.method}, fine-tuned)", conv, reused))
+    return records, conv
+
+
+def _train_spec_arch(c: PipelineConfig, splits, progress: bool):
+    """Build the spec architecture, train it at T with surrogate gradients and batch norm on
+    its currents (folded into the spec), and measure it."""
+    set_seed(c.seed)
+    spec = SPEC_ARCHS[c.arch](num_classes=splits.info.num_classes,
+                              input_shape=splits.info.input_shape,
+                              timesteps=c.convert.timesteps, seed=c.seed, **c.model)
+    net = to_snntorch(spec, surrogate="triangular", batch_norm=True)
+    finetune(net, splits.train, FinetuneConfig(epochs=c.ann.epochs, lr=1e-2, seed=c.seed,
+                                               device=c.device), progress=progress)
+    spec = to_spec(net.cpu().eval())
+    return (spec, {**_snn_metrics(spec, splits, c.device), "sparsity": 0.0},
+            {"dataset": c.dataset, "method": "surrogate-gradient", "arch": c.arch})
+
+
 def _deploy(spec, float_spec, splits, x_train, c: PipelineConfig, log):
     """Run the fixed-point network on Lava over the test set; compare with its snnTorch twin
-    (the same integers as float) and with the float network before quantisation."""
+    (the same integers as float) and with the float network before quantisation. A residual
+    graph has no snapped twin yet: its twin is the float network itself (agreement then
+    measures quantisation), and exactness is Lava against the emulation of its integers."""
     from leanspike.adapters.lava import prepare, run
 
     x, y = _stack(splits.test, c.deploy.limit)
