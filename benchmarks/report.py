@@ -420,6 +420,48 @@ def _arrays(doc: dict) -> str:
             f"is where Lava and the float twin part" + _load(doc) + ".\n\n" + table)
 
 
+RESIDUAL_COLUMNS = (("T2", "T=2"), ("T1", "T=1"), ("pruned", "pruned"), ("fixed", "fixed point"),
+                    ("lava", "Lava fixed"))
+
+
+def _residual(doc: dict) -> str:
+    """One row per architecture: medians over seeds of each stage's accuracy, SynOps and size."""
+    recs = doc["records"]
+    rows = []
+    for arch in dict.fromkeys(r["arch"] for r in recs):
+        mine = [r for r in recs if r["arch"] == arch]
+
+        def med(key, fmt="{:.4f}", mine=mine):
+            values = [r[key] for r in mine if key in r]
+            return fmt.format(median(values)) if values else "-"
+        rows.append([arch, "graph" if mine[0]["graph"] else "chain", mine[0]["populations"],
+                     mine[0]["params"], med("live_synapses", "{:.0f}"),
+                     med("ann"), *(med(k) for k, _ in RESIDUAL_COLUMNS),
+                     med("T2_synops", "{:.3g}"), med("T1_synops", "{:.3g}"),
+                     med("lava_synops", "{:.3g}"), med("sparsity", "{:.3f}"),
+                     f"{min(r['lava_emulation_agreement'] for r in mine):.2%}",
+                     f"{min(r['lava_float_agreement'] for r in mine):.2%}",
+                     med("seconds", "{:.0f}")])
+    table = format_table(["arch", "spec", "populations", "params", "live synapses", "ANN",
+                          *(label for _, label in RESIDUAL_COLUMNS), "SynOps T=2",
+                          "SynOps T=1", "SynOps pruned (Lava)", "sparsity",
+                          "Lava = emulation", "Lava = float twin", "s per seed"],
+                         rows, markdown=True)
+    settings = "the pipeline's --quick settings" if doc.get("quick") else \
+        "the pipeline's default settings (no sparsity sweep)"
+    return (f"Residual networks against the small CNN on {doc['dataset']}, test accuracy, "
+            f"median of {doc['seeds']} seed(s), each a `leanspike pipeline` run with "
+            f"{settings}, pruned with Grad R to {doc['sparsity']:.0%}: `small_cnn` and "
+            f"`resnet20` (widths {doc['resnet20_widths']}, 3 blocks per stage) converted at T=2 "
+            f"(datta, fine-tuned); `sew_resnet` (SEW ADD blocks, widths 8-16) trained directly "
+            f"at T=2 with surrogate gradients (its ANN column is empty). SynOps per inference "
+            f"(the rate estimate). Lava: `lava-fixed` on every test sample, its outputs bit "
+            f"for bit against the fixed-point emulation, its decisions against the float twin "
+            f"(the snapped spec for the chain; the float network itself for the graphs, which "
+            f"have no snapped twin, so that column measures quantisation)" + _load(doc)
+            + ".\n\n" + table)
+
+
 QAT_COLUMNS = (("float", "float"), ("snapped", "fixed, as trained"),
                ("snapped_agreement", "decisions kept"), ("control", "fixed, float fine-tune"),
                ("qat", "fixed, grid fine-tune"), ("qat_agreement", "decisions kept (grid)"))
@@ -545,6 +587,8 @@ RENDERERS = {"ann_digits": ("ANN baselines (digits)", _ann_digits),
              "mnist5k": ("MNIST subset (mnist5k)", _mnist5k),
              "arrays": ("Tables and 1-D signals (your own arrays)", _arrays),
              "qat": ("Fixed point in the training loop", _qat),
+             "residual": ("Residual networks: resnet20 and sew_resnet against the small CNN",
+                          _residual),
              "train_speed": ("Training throughput: leanspike, snnTorch, SpikingJelly",
                              _train_speed),
              "gpu_check": ("GPU check: training throughput and the pipeline on CUDA",
