@@ -12,6 +12,11 @@ potential at the start of each of its windows. A max pooling of spikes is a stag
 (a pooling population: ``leanspike.loihi.stages``), so each one adds a step to L, once per run:
 streamed samples follow each other without a gap. A spiking readout's spikes for sample j
 arrive at j*T + tau + L, tau = 1..T, and are counted per window.
+
+In a residual network "stage k" reads "a population d hops from the input": its windows follow
+its depth d (``leanspike.loihi.alignment.depths``), L is the output's depth + 1, and relay
+populations make every synapse group's source exactly one hop earlier, so each population's
+inputs belong to the same sample and step.
 """
 
 from __future__ import annotations
