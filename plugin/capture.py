@@ -47,6 +47,26 @@ class Step:
     module: nn.Module
     neuron: bool = False
     source: str = ""
+    # in a graph (``Capture.graph``): the steps this one reads, by position in the step list
+    # (``INPUT`` = -1: the model's input); None in a chain, where each reads the one before
+    inputs: tuple[int, ...] | None = None
+
+
+INPUT = -1
+
+
+class _Branching(ConfigError):
+    """What the chain reader raises where the forward branches or sums branches."""
+
+
+class Sum(nn.Module):
+    """A step that sums its inputs element-wise (a residual connection's ``a + b``)."""
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        out = inputs[0]
+        for x in inputs[1:]:
+            out = out + x
+        return out
 
 
 @dataclass
@@ -62,6 +82,7 @@ class Capture:
     timesteps: int | None = None
     per_step_input: bool = False
     reads: set[str] = field(default_factory=set)
+    graph: bool = False  # steps name their ``inputs``: a residual or branching network
 
 
 class _Tracer(fx.Tracer):
@@ -175,12 +196,24 @@ def _state_inputs(node: fx.Node, m: nn.Module) -> list[tuple[int, object]]:
 
 def capture(model: nn.Module, is_neuron: Callable[[nn.Module], bool] = lambda m: False,
             neuron_state: Callable[[nn.Module], bool] = lambda m: True, *,
-            leaves: tuple[type, ...] = (), neurons_required: bool = True) -> Capture:
-    """The per-step chain of ``model``. ``is_neuron(m)`` says which modules are neurons;
-    ``neuron_state(m)`` whether a neuron returns ``(spikes, state)`` rather than spikes alone
-    (snnTorch: always with init_hidden=False, with init_hidden=True only for output=True).
+            leaves: tuple[type, ...] = (), neurons_required: bool = True,
+            graphs: bool = False) -> Capture:
+    """The per-step chain of ``model``; with ``graphs=True`` a model whose forward branches and
+    sums branches is read as a graph (``capture_graph``) instead of refused. ``is_neuron(m)``
+    says which modules are neurons; ``neuron_state(m)`` whether a neuron returns
+    ``(spikes, state)`` rather than spikes alone (snnTorch: always with init_hidden=False,
+    with init_hidden=True only for output=True).
     ``leaves``: more module types read as layers, whole (an ANN's own activations); an ANN
     has no neurons (``neurons_required=False``) and one step."""
+    try:
+        return _capture_chain(model, is_neuron, neuron_state, leaves, neurons_required)
+    except _Branching:
+        if not graphs:
+            raise
+    return capture_graph(model, is_neuron, neuron_state, leaves=leaves)
+
+
+def _capture_chain(model, is_neuron, neuron_state, leaves, neurons_required) -> Capture:
     gm = trace(model, is_neuron, leaves)
     modules = dict(gm.named_modules())
     placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
@@ -239,7 +272,7 @@ def capture(model: nn.Module, is_neuron: Callable[[nn.Module], bool] = lambda m:
                               f"init_hidden=True")
         if k != DATA or value is not head:
             src = describe(value) if isinstance(value, fx.Node) else repr(value)
-            raise ConfigError(f"{where(node)}{inside(node)}: reads {src}, not the layer before "
+            raise _Branching(f"{where(node)}{inside(node)}: reads {src}, not the layer before "
                               f"it; only a "
                               f"chain of layers (each fed by the previous one, the first by the "
                               f"input) can be read. Residual or branching networks are not "
@@ -319,15 +352,17 @@ def capture(model: nn.Module, is_neuron: Callable[[nn.Module], bool] = lambda m:
                     continue
                 op = getattr(node.target, "__name__", node.target)
                 if len(data_args) > 1:
-                    raise ConfigError(f"{node.name}{inside(node)}: {op} joins two branches (a "
+                    raise _Branching(f"{node.name}{inside(node)}: {op} joins two branches (a "
                                       f"residual or branching connection); the network spec "
                                       f"is a chain of layers, residual networks are not "
                                       f"supported yet")
-                raise ConfigError(f"cannot read operation {node.name} ({node.op} {op}): not a "
-                                  f"layer the network spec describes; write it as a module "
-                                  f"(nn.Conv2d, nn.AvgPool2d, nn.Flatten, ...) or a supported "
-                                  f"call (F.avg_pool2d, F.max_pool2d, torch.flatten, "
-                                  f"x.view(B, -1), F.relu)")
+                # a sum with a constant: the graph reader says why it cannot be held
+                error = _Branching if _is_add(node) else ConfigError
+                raise error(f"cannot read operation {node.name} ({node.op} {op}): not a "
+                            f"layer the network spec describes; write it as a module "
+                            f"(nn.Conv2d, nn.AvgPool2d, nn.Flatten, ...) or a supported "
+                            f"call (F.avg_pool2d, F.max_pool2d, torch.flatten, "
+                            f"x.view(B, -1), F.relu)")
             layer, source = found
         data_input(node, node.args[0])
         kind[node] = (DATA, node.name)
@@ -383,3 +418,235 @@ def _reads(gm: fx.GraphModule, last: str, returns_state: bool) -> set[str]:
         if n.op == "call_function" and n.target in (torch.stack, torch.cat, operator.getitem):
             todo.extend(n.all_input_nodes)
     return reads
+
+
+_ADDS = (operator.add, operator.iadd, torch.add)
+_MULS = (operator.mul, operator.imul, torch.mul, operator.truediv, torch.div, operator.sub,
+         torch.sub, operator.matmul)
+
+
+def _is_add(node: fx.Node) -> bool:
+    return (node.op == "call_function" and node.target in _ADDS) or (
+        node.op == "call_method" and node.target in ("add", "add_"))
+
+
+def _is_other_arithmetic(node: fx.Node) -> bool:
+    return (node.op == "call_function" and node.target in _MULS) or (
+        node.op == "call_method" and node.target in ("mul", "mul_", "div", "sub", "matmul"))
+
+
+def capture_graph(model: nn.Module, is_neuron: Callable[[nn.Module], bool],
+                  neuron_state: Callable[[nn.Module], bool] = lambda m: True, *,
+                  leaves: tuple[type, ...] = ()) -> Capture:
+    """The per-step graph of ``model``: as ``capture``, but a step may read any earlier step of
+    the same time step (or the input) and sums (``a + b``, ``torch.add``; ``a + b + c`` is one
+    sum) are steps of their own (``Sum``), each naming its ``inputs``. What each step means
+    (a current, spikes) is the caller's to judge; a product or difference of branches, a sum
+    with a constant and a read of an earlier time step's output are refused here."""
+    gm = trace(model, is_neuron, leaves)
+    modules = dict(gm.named_modules())
+    placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
+    if not placeholders:
+        raise ConfigError(f"{type(model).__name__}.forward takes no input")
+    # what each fx node holds: ("input", t) the input (t: the index of x[t], or None),
+    # ("out", k) the output of call k, ("neuron", k) a neuron call's (spikes, state) tuple,
+    # ("state", name), ("partial", operands) a sum that a later sum continues, ("const",)
+    value: dict[fx.Node, tuple] = {placeholders[0]: ("input", None)}
+    calls: list[dict] = []  # target, node, inputs (call indices or INPUT), step
+    neuron_calls: dict[str, int] = {}
+    last_call: dict[str, fx.Node] = {}
+    per_step_input = None
+
+    def inside(node: fx.Node) -> str:
+        stack = [(path, cls) for path, cls in node.meta.get("nn_module_stack", {}).values()
+                 if cls is not nn.Sequential and path != node.target]
+        return f" in {stack[-1][0]!r} ({stack[-1][1].__name__})" if stack else ""
+
+    def where(node: fx.Node) -> str:
+        return f"layer {node.target!r}" if node.op == "call_module" else node.name
+
+    def source(arg) -> int:
+        """The call (or INPUT) whose output ``arg`` is; refuses what is not a layer's output."""
+        nonlocal per_step_input
+        k = value.get(arg, ("const",)) if isinstance(arg, fx.Node) else ("const",)
+        if k[0] == "input":
+            indexed = k[1] is not None
+            if per_step_input is None:
+                per_step_input = indexed
+            elif per_step_input != indexed:
+                raise ConfigError(f"{arg.name}: the input is read both as x and as x[t]")
+            return INPUT
+        if k[0] == "out":
+            return k[1]
+        if k[0] == "neuron":
+            name = calls[k[1]]["target"]
+            raise ConfigError(f"receives all of {name!r}'s outputs (spikes and state) as one "
+                              f"value; take the spikes (spk, mem = lif(cur, mem))")
+        if k[0] == "state":
+            raise ConfigError(f"{arg.name}: the state (membrane) of {k[1]!r} is read as data; "
+                              f"only a neuron's spikes pass on to later layers")
+        raise ConfigError(f"{getattr(arg, 'name', repr(arg))}: not the output of a layer")
+
+    def add_call(target, node: fx.Node, inputs: list[int], step: Step) -> None:
+        calls.append({"target": target, "node": node, "inputs": inputs, "step": step})
+        value[node] = ("out", len(calls) - 1)
+
+    def operands(node: fx.Node) -> list:
+        out = []
+        for a in node.args:
+            v = value.get(a) if isinstance(a, fx.Node) else None
+            out += v[1] if v is not None and v[0] == "partial" else [a]
+        return out
+
+    for node in gm.graph.nodes:
+        if node.op in ("placeholder", "get_attr"):
+            value.setdefault(node, ("const",))
+            continue
+        if node.op == "output":
+            continue
+        if _is_shape_query(node):
+            value[node] = ("const",)
+            continue
+        if node.op == "call_function" and node.target is operator.getitem:
+            src, index = node.args
+            k = value.get(src, ("const",))
+            if k[0] == "input" and k[1] is None and isinstance(index, int):
+                value[node] = ("input", index)
+            elif k[0] == "neuron":
+                name = calls[k[1]]["target"]
+                value[node] = ("out", k[1]) if index == 0 else ("state", name)
+            else:
+                value[node] = ("const",)
+            continue
+        data = [a for a in node.all_input_nodes if value.get(a, ("const",))[0] != "const"]
+        if node.op == "call_module" and is_neuron(modules[node.target]):
+            name, m = node.target, modules[node.target]
+            try:
+                inputs = [source(node.args[0])]
+            except ConfigError as exc:
+                raise ConfigError(f"{where(node)}{inside(node)}: {exc}") from None
+            for _, state in _state_inputs(node, m):
+                if not isinstance(state, fx.Node):
+                    continue
+                k = value.get(state, ("const",))
+                if k[0] == "state" and k[1] != name:
+                    raise ConfigError(f"{name}: its state comes from {k[1]!r}, not from its own "
+                                      f"previous step; only a neuron's own recurrence can be "
+                                      f"read (snn.RLeaky-style feedback is not supported)")
+                if k[0] in ("out", "input", "partial"):
+                    raise ConfigError(f"{name}: its state input is a layer's output; only a "
+                                      f"neuron's own recurrence can be read")
+            neuron_calls[name] = neuron_calls.get(name, 0) + 1
+            last_call[name] = node
+            add_call(name, node, inputs, Step(name, m, neuron=True, source=type(m).__name__))
+            if neuron_state(m):
+                value[node] = ("neuron", len(calls) - 1)
+            continue
+        if _is_add(node) and data:
+            if node.kwargs or len(node.args) != 2 or not all(
+                    isinstance(a, fx.Node) and a in data for a in node.args):
+                raise ConfigError(f"{node.name}{inside(node)}: {node.format_node()} is a sum the "
+                                  f"network spec cannot hold; only the sum of layers' outputs "
+                                  f"(a + b, without constants or alpha) can be read")
+            terms = operands(node)
+            if len(node.users) == 1 and _is_add(next(iter(node.users))):
+                value[node] = ("partial", terms)  # a + b + c: one sum
+                continue
+            try:
+                inputs = [source(a) for a in terms]
+            except ConfigError as exc:
+                raise ConfigError(f"{node.name}{inside(node)}: {exc}") from None
+            if len(set(inputs)) != len(inputs):
+                raise ConfigError(f"{node.name}{inside(node)}: adds a layer's output to itself "
+                                  f"(2 * x), which the network spec cannot hold")
+            add_call(("sum", node.target), node, inputs, Step(node.name, Sum(), source="a + b"))
+            continue
+        if node.op == "call_module":
+            layer, source_text = modules[node.target], type(modules[node.target]).__name__
+        else:
+            found = _functional_module(node) if node.args and isinstance(
+                node.args[0], fx.Node) and node.args[0] in data else None
+            if found is None:
+                if node.op == "call_function" and node.target in (torch.stack, torch.cat) or (
+                        node.op == "call_method" and node.target == "append"):
+                    value[node] = ("const",)  # recording outputs over time
+                    continue
+                if not data:
+                    value[node] = ("const",)
+                    continue
+                op = getattr(node.target, "__name__", node.target)
+                if _is_other_arithmetic(node):
+                    raise ConfigError(f"{node.name}{inside(node)} ({op}): multiplying, dividing "
+                                      f"or subtracting layer outputs cannot be read; the "
+                                      f"network spec only sums branches (a + b)")
+                raise ConfigError(f"cannot read operation {node.name} ({node.op} {op}): not a "
+                                  f"layer the network spec describes")
+            layer, source_text = found
+        try:
+            inputs = [source(node.args[0])]
+        except ConfigError as exc:
+            raise ConfigError(f"{where(node)}{inside(node)}: {exc}") from None
+        target = node.target if node.op == "call_module" else (node.op, node.target)
+        add_call(target, node, inputs, Step(
+            node.target if node.op == "call_module" else node.name, layer, source=source_text))
+
+    if not neuron_calls:
+        raise ConfigError(f"{type(model).__name__} has no neuron")
+    loops = set(neuron_calls.values())
+    if len(loops) != 1:
+        raise ConfigError(f"the neurons are called different numbers of times per forward "
+                          f"({neuron_calls}); every step must run every layer once")
+    repeats = loops.pop()
+    per_block = len(calls) // repeats
+    if per_block * repeats != len(calls):
+        raise ConfigError("the time steps of the forward do not all run the same layers")
+    blocks = []
+    for b in range(repeats):
+        start, block = b * per_block, []
+        for call in calls[start:start + per_block]:
+            local = []
+            for j in call["inputs"]:
+                if j != INPUT and j < start:
+                    raise ConfigError(f"{where(call['node'])}{inside(call['node'])}: reads "
+                                      f"{calls[j]['node'].name} of an earlier time step; only "
+                                      f"each step's own outputs can be read (feed-forward)")
+                local.append(INPUT if j == INPUT else j - start)
+            block.append((call["target"], tuple(local)))
+        blocks.append(block)
+    if any(b != blocks[0] for b in blocks):
+        raise ConfigError("the time steps of the forward do not all run the same layers")
+    steps = []
+    for call, (_, local) in zip(calls[:per_block], blocks[0]):
+        call["step"].inputs = local
+        steps.append(call["step"])
+    last = next(s for s in reversed(steps) if s.neuron)
+    reads = _reads(gm, last.name, neuron_state(last.module))
+    _name_sums(steps, [c["node"] for c in calls[:per_block]])
+    return Capture(steps, repeats if repeats > 1 else None, bool(per_step_input), reads,
+                   graph=True)
+
+
+def _name_sums(steps: list[Step], nodes: list[fx.Node]) -> None:
+    """A sum's name: ``add`` in the module that computes it (``block1.add``), or, when a neuron
+    integrates it, in that neuron's module; unique among the steps."""
+    taken = {s.name for s in steps if not isinstance(s.module, Sum)}
+    users: dict[int, list[int]] = {}
+    for k, s in enumerate(steps):
+        for j in s.inputs or ():
+            users.setdefault(j, []).append(k)
+    for k, (s, node) in enumerate(zip(steps, nodes)):
+        if not isinstance(s.module, Sum):
+            continue
+        after = users.get(k, [])
+        if len(after) == 1 and steps[after[0]].neuron:
+            path = steps[after[0]].name
+            prefix = path.rsplit(".", 1)[0] + "." if "." in path else ""
+        else:
+            stack = [p for p, cls in node.meta.get("nn_module_stack", {}).values()
+                     if cls is not nn.Sequential]
+            prefix = f"{stack[-1]}." if stack else ""
+        name, n = f"{prefix}add", 1
+        while name in taken:
+            name, n = f"{prefix}add{n}", n + 1
+        s.name = name
+        taken.add(name)

@@ -25,6 +25,13 @@ read as the logits. What changes, and how exactly:
   part): exact up to float rounding; its reset, always one step late, is warned about as
   Leaky's ``reset_delay`` is;
 - Dropout and Identity are dropped (the identity at inference).
+- a forward that sums branches becomes a graph spec (format 7), its nodes named by module path:
+  a sum a neuron integrates (``cur = conv2(spk1) + shortcut(spk0)``, or ``+ spk0``) is an
+  ``Add`` carrying that neuron, whose inputs are the weighted layers without neurons (their
+  currents, batch norm folded) and the identity shortcut's spikes; a sum of spike trains that the
+  next layer receives (SEW ResNet's ``spk2 + spk0``) is an ``Add`` without a neuron. A current or
+  the analog input added to spikes without a neuron to integrate the sum, max pooling of currents
+  inside a sum (or of a sum of spikes) and products of branches are refused by name.
 
 Neuron options that change what a neuron computes beyond the spec (``inhibition``,
 ``state_quant``) are refused by name.
@@ -43,7 +50,7 @@ import snntorch as snn
 import torch
 from torch import nn
 
-from leanspike.adapters.snntorch.network import BATCH_NORMS, SpikingNetwork
+from leanspike.adapters.snntorch.network import BATCH_NORMS, SpecAdd, SpikingNetwork, to_spec
 from leanspike.adapters.snntorch.neurons import (
     CURRENT_BASED,
     SpecIntegrator,
@@ -51,15 +58,16 @@ from leanspike.adapters.snntorch.neurons import (
     SpecSynaptic,
     SpecSynapticIntegrator,
 )
-from leanspike.capture import ADVICE, Capture, capture
+from leanspike.capture import ADVICE, INPUT, Capture, Sum, capture
 from leanspike.convert.chain import (
     AVG_POOL_MODULES,
+    MAX_POOL_MODULES,
     POOL_MODULES,
     WEIGHTED_MODULES,
     as_ints,
     spatial_dims,
 )
-from leanspike.errors import ConfigError
+from leanspike.errors import ConfigError, SpecError
 
 WEIGHTED = WEIGHTED_MODULES
 _SKIP = (nn.Dropout, nn.Identity)
@@ -89,8 +97,9 @@ def returns_state(module: nn.Module) -> bool:
 
 
 def read_model(model: nn.Module) -> Capture:
-    """The per-step chain of an snnTorch model (see ``leanspike.capture``)."""
-    return capture(model, is_neuron, returns_state)
+    """The per-step chain of an snnTorch model, or its graph when it sums branches (see
+    ``leanspike.capture``)."""
+    return capture(model, is_neuron, returns_state, graphs=True)
 
 
 def copy_model(model: nn.Module) -> nn.Module:
@@ -249,6 +258,8 @@ def adopt(model: nn.Module, input_shape: tuple[int, ...], timesteps: int | None 
     if steps is None:
         raise ConfigError(f"{type(model).__name__} runs one time step per call: give the number "
                           f"of time steps (timesteps=T)")
+    if captured.graph:
+        return _adopt_graph(model, captured, tuple(input_shape), steps, readout, surrogate)
     items = [(s.name, s.module) for s in captured.steps if not isinstance(s.module, _SKIP)]
     neurons = [k for k, (_, m) in enumerate(items) if is_neuron(m)]
     if neurons[-1] != len(items) - 1:
@@ -321,4 +332,185 @@ def adopt(model: nn.Module, input_shape: tuple[int, ...], timesteps: int | None 
     net = SpikingNetwork(layers, tuple(input_shape), steps)
     net.metadata["adopted"] = {"reads": sorted(captured.reads),
                                "per_step_input": captured.per_step_input}
+    return net
+
+
+class _Current:
+    """A weighted layer's output before any neuron: its spec node, and max pooling of it that
+    waits for the neuron (to follow it, as in a chain)."""
+
+    def __init__(self, node: int, name: str):
+        self.node, self.name, self.pools = node, name, []
+
+
+SPIKES, INPUT_VALUE, SUM_CURRENT = "spikes", "input", "sum-current"
+
+
+def _adopt_graph(model: nn.Module, captured: Capture, input_shape: tuple[int, ...], steps: int,
+                 readout: str, surrogate: str | None) -> SpikingNetwork:
+    """``adopt`` for a model whose forward sums branches: a graph spec's nodes (see
+    ``leanspike.spec``). A sum a neuron integrates is an ``Add`` carrying that neuron, its
+    inputs weighted layers without neurons (their currents) and spikes (an identity shortcut);
+    a sum of spike trains that the next layer receives is an ``Add`` without a neuron."""
+    items = captured.steps
+    users: dict[int, list[int]] = {}
+    for k, st in enumerate(items):
+        for j in st.inputs:
+            users.setdefault(j, []).append(k)
+    nodes: list[dict] = []  # mods (modules), inputs (spec indices), name, kind
+    value: dict[int, object] = {INPUT: (INPUT_VALUE, INPUT)}  # step -> what it gives
+    neuron_steps = [k for k, st in enumerate(items) if st.neuron]
+    if neuron_steps[-1] != len(items) - 1:
+        raise ConfigError(f"layer {items[-1].name!r}: the model must end with its output neuron")
+    delayed, moved = [], []
+
+    def new_node(mods: list[nn.Module], inputs: tuple[int, ...], name: str) -> int:
+        nodes.append({"mods": mods, "inputs": inputs, "name": name})
+        return len(nodes) - 1
+
+    def spike_like(k: int, st, why: str) -> int:
+        """The spec node of step ``k``'s input that must be spikes (or the input)."""
+        v = value[k]
+        if isinstance(v, _Current):
+            raise ConfigError(f"{st.name!r} ({st.source}): {why} the current of {v.name!r}, "
+                              f"a weighted layer without a neuron; a current reaches only a "
+                              f"neuron (directly, or summed with a shortcut)")
+        if v[0] == SUM_CURRENT:
+            raise ConfigError(f"{st.name!r} ({st.source}): {why} a sum of currents that no "
+                              f"neuron integrates")
+        return v[1]
+
+    for k, st in enumerate(items):
+        m, name = st.module, st.name
+        src = st.inputs[0]
+        if isinstance(m, _SKIP):
+            value[k] = value[src]
+            continue
+        if st.neuron:
+            v = value[src]
+            output = k == neuron_steps[-1] and readout == "membrane"
+            if isinstance(v, _Current) and len(users.get(src, [])) == 1:
+                node = nodes[v.node]
+                if isinstance(m, snn.Lapicque):
+                    _scale_input(node["mods"], _lapicque_gain(name, m), name)
+            elif isinstance(v, tuple) and v[0] == SUM_CURRENT:
+                node = nodes[v[1]]
+                if isinstance(m, snn.Lapicque):
+                    raise ConfigError(f"layer {name!r} (Lapicque): its input gain dt/C cannot "
+                                      f"go into a sum with a shortcut; use snn.Leaky")
+            else:
+                raise ConfigError(f"layer {name!r} ({type(m).__name__}): a neuron must follow a "
+                                  f"Conv2d or Linear layer (batch norm and pooling may sit "
+                                  f"between them) or a sum of currents, and be its only use")
+            late = getattr(m, "reset_delay", False) or isinstance(m, snn.Lapicque)
+            if late and not isinstance(m, SpecLeaky) and \
+                    getattr(m, "reset_mechanism", "") != "none" and \
+                    (k != neuron_steps[-1] or readout == "spikes"):
+                delayed.append(name)
+            node["mods"].append(_neuron(name, m, output, surrogate))
+            here = nodes.index(node)
+            for pool_name, pool in getattr(v, "pools", []):
+                here = new_node([pool], (here,), pool_name)
+                moved.append(pool_name)
+            value[k] = (SPIKES, here)
+            continue
+        if isinstance(m, Sum):
+            into_neuron = [items[u].neuron for u in users.get(k, [])] == [True]
+            inputs = []
+            for j in st.inputs:
+                v = value[j]
+                if isinstance(v, _Current):
+                    if not into_neuron:
+                        raise ConfigError(f"{name!r} (a + b): adds the current of {v.name!r} (a "
+                                          f"weighted layer without a neuron) to spikes, but no "
+                                          f"neuron integrates the sum: an analog value and "
+                                          f"spikes cannot be summed; feed the sum to a neuron "
+                                          f"(spk, mem = lif(cur, mem)) or add spikes")
+                    if v.pools:
+                        raise ConfigError(f"layer {v.pools[0][0]!r}: max pooling of currents "
+                                          f"inside a residual sum cannot be expressed (max(a) "
+                                          f"+ b is not max(a + b) of spikes); pool after the "
+                                          f"neuron")
+                    inputs.append(v.node)
+                elif v[0] == INPUT_VALUE:
+                    raise ConfigError(f"{name!r} (a + b): adds the model's analog input to "
+                                      f"spikes; the network spec sums currents and spikes only; "
+                                      f"put a Conv2d/Linear and a neuron on the input first")
+                elif v[0] == SUM_CURRENT:
+                    raise ConfigError(f"{name!r} (a + b): adds a sum of currents that no neuron "
+                                      f"integrates")
+                else:
+                    inputs.append(v[1])
+            here = new_node([SpecAdd()], tuple(inputs), name)
+            value[k] = (SUM_CURRENT, here) if into_neuron else (SPIKES, here)
+            nodes[here]["sew"] = not into_neuron
+            continue
+        v = value[src]
+        if isinstance(m, WEIGHTED):
+            if isinstance(v, _Current):
+                raise ConfigError(f"layer {name!r}: two weighted layers with no neuron between "
+                                  f"them")
+            here = new_node([m], (spike_like(src, st, "reads"),), name)
+            value[k] = _Current(here, name)
+            continue
+        if isinstance(m, BATCH_NORMS):
+            if not isinstance(v, _Current) or v.pools or len(users.get(src, [])) != 1 or \
+                    not isinstance(nodes[v.node]["mods"][-1], WEIGHTED):
+                raise ConfigError(f"layer {name!r} ({type(m).__name__}): batch norm must "
+                                  f"directly follow a Conv2d or Linear layer, and be its only "
+                                  f"use")
+            nodes[v.node]["mods"].append(m)
+            value[k] = v
+            continue
+        if isinstance(m, POOL_MODULES) and isinstance(v, _Current):
+            if len(users.get(src, [])) != 1:
+                raise ConfigError(f"layer {name!r}: pools a current that is also used elsewhere")
+            if isinstance(m, AVG_POOL_MODULES):
+                mods = nodes[v.node]["mods"]
+                if v.pools or any(isinstance(x, BATCH_NORMS) for x in mods):
+                    raise ConfigError(f"layer {name!r}: average pooling after batch norm or "
+                                      f"max pooling cannot be folded; pool after the neuron")
+                mods[0] = fold_avg_pool(mods[0], m, name)
+            else:
+                v.pools.append((name, m))
+            value[k] = v
+            continue
+        if isinstance(m, (*POOL_MODULES, nn.Flatten)):
+            if isinstance(v, _Current):
+                raise ConfigError(f"layer {name!r}: flattens the current of {v.name!r} before "
+                                  f"its neuron; flatten after the neuron")
+            if isinstance(m, MAX_POOL_MODULES) and isinstance(v, tuple) and v[1] != INPUT and \
+                    nodes[v[1]].get("sew"):
+                raise ConfigError(f"layer {name!r}: max pooling of a sum of spike trains (a + b) "
+                                  f"is not a spike, which Loihi cannot compute; max-pool the "
+                                  f"spikes before adding them")
+            if isinstance(v, tuple) and v[0] == SUM_CURRENT:
+                spike_like(src, st, "pools")
+            here = new_node([m], (v[1],), name)
+            value[k] = (v[0] if v[0] != SUM_CURRENT else SPIKES, here)
+            continue
+        why = ADVICE.get(type(m), "not a layer the network spec describes (Conv2d, Linear, "
+                                  "pooling, Flatten, batch norm, Dropout, snn.Leaky, "
+                                  "snn.Synaptic)")
+        raise ConfigError(f"cannot adopt layer {name!r} ({type(m).__name__}): {why}")
+    if delayed:
+        warnings.warn(f"neurons {delayed} use snnTorch's reset_delay=True (reset one step after "
+                      f"the spike); the adopted network resets on the step it fires, as the "
+                      f"network spec and Lava do", RuntimeWarning, stacklevel=3)
+    if moved and steps > 1:
+        warnings.warn(f"max pooling {moved} of currents becomes max pooling of spikes (after the "
+                      f"neuron): exact at T=1 from a zero membrane, an approximation at T={steps} "
+                      f"that retraining absorbs", RuntimeWarning, stacklevel=3)
+    node_inputs = [None if n["inputs"] == ((i - 1,) if i else (INPUT,))
+                   and not isinstance(n["mods"][0], SpecAdd) else n["inputs"]
+                   for i, n in enumerate(nodes)]
+    net = SpikingNetwork([mod for n in nodes for mod in n["mods"]], input_shape, steps,
+                         node_inputs=node_inputs, node_names=[n["name"] for n in nodes])
+    net.metadata["adopted"] = {"reads": sorted(captured.reads),
+                               "per_step_input": captured.per_step_input}
+    try:
+        to_spec(net)
+    except SpecError as exc:
+        raise ConfigError(f"cannot adopt {type(model).__name__}: the graph its forward computes "
+                          f"is not one a network spec holds: {exc}") from None
     return net
