@@ -483,8 +483,8 @@ def capture_graph(model: nn.Module, is_neuron: Callable[[nn.Module], bool],
             raise ConfigError(f"receives all of {name!r}'s outputs (spikes and state) as one "
                               f"value; take the spikes (spk, mem = lif(cur, mem))")
         if k[0] == "state":
-            raise ConfigError(f"{arg.name}: the state (membrane) of {k[1]!r} is read as data; "
-                              f"only a neuron's spikes pass on to later layers")
+            raise ConfigError(f"reads the state (membrane) of {k[1]!r} as data; only a "
+                              f"neuron's spikes pass on to later layers")
         raise ConfigError(f"{getattr(arg, 'name', repr(arg))}: not the output of a layer")
 
     def add_call(target, node: fx.Node, inputs: list[int], step: Step) -> None:
@@ -545,9 +545,12 @@ def capture_graph(model: nn.Module, is_neuron: Callable[[nn.Module], bool],
         if _is_add(node) and data:
             if node.kwargs or len(node.args) != 2 or not all(
                     isinstance(a, fx.Node) and a in data for a in node.args):
-                raise ConfigError(f"{node.name}{inside(node)}: {node.format_node()} is a sum the "
-                                  f"network spec cannot hold; only the sum of layers' outputs "
-                                  f"(a + b, without constants or alpha) can be read")
+                terms = " + ".join(a.name if isinstance(a, fx.Node) else repr(a)
+                                   for a in node.args)
+                raise ConfigError(f"{node.name}{inside(node)} ({terms}{', ' if node.kwargs else ''}"
+                                  f"{', '.join(f'{k}={v!r}' for k, v in node.kwargs.items())}): "
+                                  f"a sum the network spec cannot hold; only the sum of layers' "
+                                  f"outputs (a + b, without constants or alpha) can be read")
             terms = operands(node)
             if len(node.users) == 1 and _is_add(next(iter(node.users))):
                 value[node] = ("partial", terms)  # a + b + c: one sum

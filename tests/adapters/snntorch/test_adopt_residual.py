@@ -212,6 +212,57 @@ def test_an_adopted_residual_model_retrains_and_prunes(case, digits):
     assert pruned.spec.is_graph and abs(pruned.sparsity - 0.5) < 0.05
 
 
+class Block(nn.Module):
+    """A block module with init_hidden neurons: a strided, batch-normed 1x1 shortcut adds to
+    the current of an snn.Synaptic."""
+
+    def __init__(self, cin: int, cout: int, stride: int):
+        super().__init__()
+        self.conv1, self.bn1 = nn.Conv2d(cin, cout, 3, stride, 1), nn.BatchNorm2d(cout)
+        self.lif1 = _leaky(init_hidden=True)
+        self.conv2, self.bn2 = nn.Conv2d(cout, cout, 3, 1, 1), nn.BatchNorm2d(cout)
+        self.shortcut, self.bn_s = nn.Conv2d(cin, cout, 1, stride), nn.BatchNorm2d(cout)
+        self.lif2 = snn.Synaptic(alpha=0.5, beta=0.9, threshold=0.5, init_hidden=True,
+                                 reset_delay=False, reset_mechanism="zero")
+
+    def forward(self, x):
+        cur = self.bn2(self.conv2(self.lif1(self.bn1(self.conv1(x))))) + self.bn_s(self.shortcut(x))
+        return self.lif2(cur)
+
+
+class Blocks(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem, self.lif0 = nn.Conv2d(1, 4, 3, padding=1), _leaky(init_hidden=True)
+        self.layer1 = nn.Sequential(Block(4, 4, 1), Block(4, 8, 2))
+        self.fc = nn.Linear(8 * 2 * 2, 10)
+        self.out = snn.Leaky(beta=0.9, init_hidden=True, output=True, reset_mechanism="none")
+
+    def forward(self, x):
+        for _ in range(3):
+            _, mem = self.out(self.fc(F.avg_pool2d(self.layer1(self.lif0(self.stem(x))), 2)
+                                      .flatten(1)))
+        return mem
+
+
+def test_block_modules_with_hidden_state_name_their_nodes_by_path(x):
+    from snntorch import utils
+
+    model = _model(Blocks)
+    spec = to_spec(adopt(model, (1, 8, 8)))
+    names = [layer.name for layer in spec.layers]
+    assert names == ["stem", "layer1.0.conv1", "layer1.0.conv2", "layer1.0.shortcut",
+                     "layer1.0.add", "layer1.1.conv1", "layer1.1.conv2", "layer1.1.shortcut",
+                     "layer1.1.add", "avg_pool2d", "flatten", "fc"]
+    add = spec.layers[names.index("layer1.1.add")]
+    assert add.inputs == (6, 7) and add.neuron.current_leak == 0.5
+    assert spec.timesteps == 3
+    utils.reset(model)
+    with torch.no_grad():
+        theirs = model(x)
+    torch.testing.assert_close(simulate(spec, x).output, theirs, rtol=1e-5, atol=1e-5)
+
+
 def test_chains_are_read_as_before():
     captured = read_model(nn.Sequential(nn.Flatten(), nn.Linear(64, 8), _leaky(init_hidden=True),
                                         nn.Linear(8, 2), _leaky(init_hidden=True, output=True)))
@@ -286,8 +337,8 @@ def _membrane(self, x, spk0, spk1, mem2):
     (_product, r"mul.*multiplying, dividing or subtracting layer outputs cannot be read"),
     (_max_pool_in_the_sum, r"'max_pool2d': max pooling of currents inside a residual sum"),
     (_max_pool_of_a_sum, r"'max_pool2d.*': max pooling of a sum of spike trains"),
-    (_constant, r"add.*a sum the network spec cannot hold"),
-    (_membrane, r"the state \(membrane\) of 'lif2' is read as data"),
+    (_constant, r"add \(conv2 \+ 0.5\): a sum the network spec cannot hold"),
+    (_membrane, r"add: reads the state \(membrane\) of 'lif2' as data"),
 ])
 def test_what_a_graph_spec_cannot_hold_is_refused_by_name(body, message):
     with pytest.raises(ConfigError, match=message):
