@@ -263,6 +263,35 @@ def test_block_modules_with_hidden_state_name_their_nodes_by_path(x):
     torch.testing.assert_close(simulate(spec, x).output, theirs, rtol=1e-5, atol=1e-5)
 
 
+def test_a_shortcut_from_the_input_read_per_step_with_a_spiking_readout(x):
+    """A 1x1 shortcut convolution on x[t] adds to the current; read by spike counts."""
+
+    class FromInput(Stem):
+        def __init__(self):
+            super().__init__(4, 4)
+            self.conv1, self.shortcut, self.lif1 = nn.Conv2d(4, 4, 3, padding=1), \
+                nn.Conv2d(1, 4, 1), _leaky()
+
+        def forward(self, x):
+            mem0, mem1, mem3 = (self.lif0.init_leaky() for _ in range(3))
+            out = []
+            for t in range(T):
+                spk0, mem0 = self.lif0(self.stem(x[t]), mem0)
+                spk1, mem1 = self.lif1(self.conv1(spk0) + self.shortcut(x[t]), mem1)
+                spk3, mem3 = self.readout(spk1, mem3)
+                out.append(spk3)
+            return torch.stack(out)
+
+    model = _model(FromInput)
+    net = adopt(model, (1, 8, 8), readout="spikes")
+    assert net.metadata["adopted"] == {"reads": ["spikes"], "per_step_input": True}
+    spec = to_spec(net)
+    assert spec.spiking_readout and spec.layers[2].inputs == (S.INPUT,)
+    with torch.no_grad():
+        theirs = model(torch.stack([x] * T)).sum(0)
+    assert torch.equal(simulate(spec, x).output, theirs)
+
+
 def test_chains_are_read_as_before():
     captured = read_model(nn.Sequential(nn.Flatten(), nn.Linear(64, 8), _leaky(init_hidden=True),
                                         nn.Linear(8, 2), _leaky(init_hidden=True, output=True)))
