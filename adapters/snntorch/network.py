@@ -371,19 +371,67 @@ def _neuron_steps(layer: nn.Module, h: torch.Tensor, steps: int, batch: int, con
     every step ([B, ...])."""
     if not membrane and _fusable(layer):
         shape = h.shape if constant else (batch, *h.shape[1:])
-        v0 = layer.init_mem(torch.empty(shape, dtype=h.dtype, device=h.device))
-        beta = in_unit_interval(layer.beta)  # as the step path: gradient on the bounds
+        # v_init = 0 (the usual start): beta * 0 + I is I, so the first step is the input
+        v0 = None if _all_zero(layer.v_init) else \
+            layer.init_mem(torch.empty(shape, dtype=h.dtype, device=h.device))
+        beta = _unit_beta(layer.beta)
         threshold, amplitude = layer.threshold, layer.graded_spikes_factor
         return _LeakySteps.apply(h, beta.to(h.dtype), threshold.to(h.dtype),
                                  amplitude.to(h.dtype), v0, steps, constant,
-                                 layer.reset_mechanism, layer.surrogate, _SCALE[layer.surrogate])
+                                 layer.reset_mechanism, layer.surrogate, _SCALE[layer.surrogate],
+                                 shape)
     inputs = [h] * steps if constant else h.split(batch)
+    if membrane and _plain_integrator(layer):
+        return _integrator_steps(layer, inputs)
     state: list[torch.Tensor] = []
     out = []
     for a in inputs:
         spk, *state = layer(a, *state)
         out.append(state[-1] if membrane else spk)
     return torch.stack(out)
+
+
+def _integrator_steps(layer: nn.Module, inputs: list[torch.Tensor]) -> torch.Tensor:
+    """A SpecIntegrator's membrane at every step, [T, B, ...]: ``SpecIntegrator.forward`` step
+    after step (u = beta*u + I from init_mem) without the zero spikes it also returns, and,
+    from v_init = 0 with a leak that does not learn, the first step's beta * 0 + I as I."""
+    learn = layer.beta.requires_grad and torch.is_grad_enabled()
+    skip_first = not learn and _all_zero(layer.v_init)
+    beta = None if learn or (skip_first and len(inputs) == 1) else _unit_beta(layer.beta)
+    out = []
+    mem = None
+    for t, a in enumerate(inputs):
+        if t == 0 and skip_first:
+            mem = a
+        else:
+            if mem is None or mem.shape != a.shape:
+                mem = layer.init_mem(a)
+            # a learning leak: in_unit_interval per step, the graph SpecIntegrator.forward builds
+            mem = (in_unit_interval(layer.beta) if learn else beta) * mem + a
+        out.append(mem)
+    return out[0].unsqueeze(0) if len(out) == 1 else torch.stack(out)
+
+
+def _unit_beta(beta: torch.Tensor) -> torch.Tensor:
+    """``in_unit_interval(beta)``; for a leak that does not learn, its value (the clamp), one
+    operation instead of six."""
+    if beta.requires_grad and torch.is_grad_enabled():
+        return in_unit_interval(beta)  # as the step path: gradient on the bounds
+    return beta.detach().clamp(0, 1)
+
+
+def _all_zero(v: torch.Tensor) -> bool:
+    """Whether ``v`` (a neuron's v_init) is all zeros. On an accelerator the answer (a host
+    sync) is kept on the tensor with its version, so it is asked again only after ``v`` has
+    changed in place (load_state_dict, fill_, ...) or been replaced (``.to``)."""
+    if v.device.type == "cpu":
+        return not bool(v.any())
+    cached = getattr(v, "_leanspike_zero", None)
+    if cached is not None and cached[0] == v._version:
+        return cached[1]
+    zero = not bool(v.any())
+    v._leanspike_zero = (v._version, zero)
+    return zero
 
 
 _SCALE = {"rectangular": 1.0, "triangular": 0.3}  # threshold_relative_spike's defaults
@@ -402,6 +450,16 @@ def _fusable(layer: nn.Module) -> bool:
             and not layer.graded_spikes_factor.requires_grad)
 
 
+def _plain_integrator(layer: nn.Module) -> bool:
+    """A SpecIntegrator as to_snntorch and adopt build it, without hooks: its steps need not
+    be module calls (``_integrator_steps``)."""
+    from torch.nn.modules import module as torch_module
+
+    hooked = (layer._forward_hooks or layer._forward_pre_hooks
+              or torch_module._global_forward_hooks or torch_module._global_forward_pre_hooks)
+    return type(layer) is SpecIntegrator and not hooked
+
+
 class _LeakySteps(torch.autograd.Function):
     """All T steps of a SpecLeaky with a threshold-relative surrogate (``surrogates``), forward
     and BPTT backward in one node: the same arithmetic as ``SpecLeaky.forward`` step after step
@@ -412,18 +470,26 @@ class _LeakySteps(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, h, beta, threshold, amplitude, v0, steps: int, constant: bool,
-                reset: str, kind: str, scale: float):
-        shape = v0.shape
-        u_all = torch.empty((steps, *shape), dtype=h.dtype, device=h.device)
-        spk = torch.empty_like(u_all)
+                reset: str, kind: str, scale: float, shape: tuple[int, ...]):
+        # v0 None: v_init = 0, where the first step's beta * 0 + I is I (at T=1 the input
+        # itself, saved for backward as it is)
         inputs = [h] * steps if constant else h.view(steps, *shape).unbind(0)
+        if v0 is None and steps == 1:
+            u_all = inputs[0].unsqueeze(0)
+        else:
+            u_all = torch.empty((steps, *shape), dtype=h.dtype, device=h.device)
+        spk = torch.empty((steps, *shape), dtype=h.dtype, device=h.device)
         m = v0
         for t, a in enumerate(inputs):
-            u = torch.mul(beta, m, out=u_all[t]).add_(a)  # beta * m + I, as SpecLeaky
+            if m is not None:
+                u = torch.mul(beta, m, out=u_all[t]).add_(a)  # beta * m + I, as SpecLeaky
+            else:
+                u = a if steps == 1 else u_all[t].copy_(a)
+            if t == steps - 1:  # the last membrane feeds nothing: no reset, s into the spikes
+                torch.gt(u, threshold, out=spk[t]).mul_(amplitude)
+                break
             s = (u > threshold).to(u.dtype)
             torch.mul(s, amplitude, out=spk[t])
-            if t == steps - 1:  # the last membrane feeds nothing
-                break
             if reset == "subtract":
                 m = u - s * threshold
             elif reset == "zero":
@@ -467,22 +533,25 @@ class _LeakySteps(torch.autograd.Function):
                         grad_threshold.addcmul_(gm, (u > threshold).to(u.dtype), value=-1.0)
             if need_beta:  # u_t = beta * m_{t-1} + I_t
                 if t == 0:
-                    m_prev = v0
+                    m_prev = torch.zeros_like(u) if v0 is None else v0
                 else:
                     u_prev = u_all[t - 1]
                     s_prev = (u_prev > threshold).to(u.dtype)
                     m_prev = (u_prev - s_prev * threshold if reset == "subtract" else
                               u_prev * (1.0 - s_prev) if reset == "zero" else u_prev)
                 grad_beta.addcmul_(gu, m_prev)
-            gm = gu * beta
+            if t > 0:  # the first step's dL/dm would feed v0, a constant
+                gm = gu * beta
         grad_h = None
         if need_h:
-            grad_h = grad_u.sum(0) if constant else grad_u.flatten(0, 1)
+            grad_h = grad_u[0] if steps == 1 else grad_u.sum(0) if constant \
+                else grad_u.flatten(0, 1)
         if need_beta:
             grad_beta = grad_beta.sum_to_size(beta.shape)
         if need_threshold:
             grad_threshold = grad_threshold.sum_to_size(threshold.shape)
-        return grad_h, grad_beta, grad_threshold, None, None, None, None, None, None, None
+        return (grad_h, grad_beta, grad_threshold, None, None, None, None, None, None, None,
+                None)
 
 
 def _sources(modules, spec_index: list[int],

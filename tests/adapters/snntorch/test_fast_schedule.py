@@ -182,3 +182,36 @@ def test_a_hooked_neuron_is_called_at_every_step(make_conv_spec):
     assert len(calls) == 5
     for a, b in zip(hooked.spikes.values(), fused.spikes.values()):
         assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("timesteps", [1, 3])
+@pytest.mark.parametrize("v_init", [0.0, 0.3])
+@pytest.mark.parametrize("learn", [False, True])
+def test_zero_start_shortcuts_match_the_step_loop(timesteps, v_init, learn):
+    """From v_init = 0 the layer schedule takes the first step's beta * 0 + I as I (at T=1 the
+    input itself), skips the last step's reset, and runs the integrator without module calls:
+    logits, per-step outputs, spikes and every gradient as the step-by-step loop gives them."""
+    g = torch.Generator().manual_seed(7)
+    layers = [S.Conv2d(torch.randn(4, 1, 3, 3, generator=g), torch.randn(4, generator=g) * 0.1,
+                       None, S.LIF(threshold=0.6, leak=0.8, v_init=v_init), padding=(1, 1)),
+              S.AvgPool2d((2, 2), (2, 2)),
+              S.Flatten(),
+              S.Linear(torch.randn(10, 64, generator=g) * 0.3, None, None,
+                       S.Integrator(leak=0.9, v_init=v_init))]
+    spec = S.NetworkSpec((1, 8, 8), layers, timesteps).validate()
+    x = torch.rand(5, 1, 8, 8, generator=g) * 2
+    results = []
+    for schedule in ("layer", "step"):
+        net = to_snntorch(spec, surrogate="triangular", learn_beta=learn, learn_threshold=learn)
+        out = net.run(x, schedule=schedule)
+        (out.logits.square().sum() + out.steps.sum()).backward()
+        results.append((out, {n: p.grad for n, p in net.named_parameters()}))
+    (fast, fast_grads), (step, step_grads) = results
+    assert torch.equal(fast.logits, step.logits) and torch.equal(fast.steps, step.steps)
+    assert fast.spikes.keys() == step.spikes.keys()
+    assert all(torch.equal(fast.spikes[k], step.spikes[k]) for k in fast.spikes)
+    assert fast_grads.keys() == step_grads.keys()
+    for name, grad in fast_grads.items():
+        assert (grad is None) == (step_grads[name] is None), name
+        if grad is not None:
+            assert torch.allclose(grad, step_grads[name], rtol=1e-5, atol=1e-6), name
