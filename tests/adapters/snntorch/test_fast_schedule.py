@@ -214,4 +214,7 @@ def test_zero_start_shortcuts_match_the_step_loop(timesteps, v_init, learn):
     for name, grad in fast_grads.items():
         assert (grad is None) == (step_grads[name] is None), name
         if grad is not None:
-            assert torch.allclose(grad, step_grads[name], rtol=1e-5, atol=1e-6), name
+            # the schedules sum over steps in different orders: float rounding of the sums
+            # (measured up to 2e-7 of the gradient's scale), nothing a wrong term would give
+            scale = float(step_grads[name].abs().max())
+            assert torch.allclose(grad, step_grads[name], rtol=1e-5, atol=1e-5 * scale), name
