@@ -376,14 +376,7 @@ def _capture_chain(model, is_neuron, neuron_state, leaves, neurons_required) -> 
         if neurons_required:
             raise ConfigError(f"{type(model).__name__} has no neuron")
         return Capture(steps, None, bool(per_step_input), set())
-    loops = set(neuron_calls.values())
-    if len(loops) != 1:
-        raise ConfigError(f"the neurons are called different numbers of times per forward "
-                          f"({neuron_calls}); every step must run every layer once")
-    repeats = loops.pop()
-    per_block = len(calls) // repeats
-    if per_block * repeats != len(calls):
-        raise ConfigError("the time steps of the forward do not all run the same layers")
+    repeats, per_block = _time_steps(neuron_calls, len(calls))
     blocks = [[t for t, _ in calls[i * per_block:(i + 1) * per_block]] for i in range(repeats)]
     if any(b != blocks[0] for b in blocks):
         raise ConfigError("the time steps of the forward do not all run the same layers")
@@ -423,6 +416,20 @@ def _reads(gm: fx.GraphModule, last: str, returns_state: bool) -> set[str]:
 _ADDS = (operator.add, operator.iadd, torch.add)
 _MULS = (operator.mul, operator.imul, torch.mul, operator.truediv, torch.div, operator.sub,
          torch.sub, operator.matmul)
+
+
+def _time_steps(neuron_calls: dict, num_calls: int) -> tuple[int, int]:
+    """(time steps, layer calls per step) of a traced forward: every neuron called once per
+    step, every step the same number of calls."""
+    loops = set(neuron_calls.values())
+    if len(loops) != 1:
+        raise ConfigError(f"the neurons are called different numbers of times per forward "
+                          f"({neuron_calls}); every step must run every layer once")
+    repeats = loops.pop()
+    per_block = num_calls // repeats
+    if per_block * repeats != num_calls:
+        raise ConfigError("the time steps of the forward do not all run the same layers")
+    return repeats, per_block
 
 
 def _is_add(node: fx.Node) -> bool:
@@ -595,14 +602,7 @@ def capture_graph(model: nn.Module, is_neuron: Callable[[nn.Module], bool],
 
     if not neuron_calls:
         raise ConfigError(f"{type(model).__name__} has no neuron")
-    loops = set(neuron_calls.values())
-    if len(loops) != 1:
-        raise ConfigError(f"the neurons are called different numbers of times per forward "
-                          f"({neuron_calls}); every step must run every layer once")
-    repeats = loops.pop()
-    per_block = len(calls) // repeats
-    if per_block * repeats != len(calls):
-        raise ConfigError("the time steps of the forward do not all run the same layers")
+    repeats, per_block = _time_steps(neuron_calls, len(calls))
     blocks = []
     for b in range(repeats):
         start, block = b * per_block, []

@@ -69,20 +69,26 @@ def _where(name: str, node) -> str:
     return f"NIR node {name!r} ({type(node).__name__})"
 
 
-def chain(graph: nir.NIRGraph) -> list[tuple[str, nir.NIRNode]]:
-    """The graph's nodes in order from its Input to its Output; anything else is refused."""
-    if not isinstance(graph, nir.NIRGraph):
-        raise ConfigError(f"expected a nir.NIRGraph, got {type(graph).__name__}")
+def _ends(graph: nir.NIRGraph, what: str) -> tuple[list[str], list[str]]:
+    """The graph's one Input and one Output node (as lists), refusing subgraphs."""
     for name, node in graph.nodes.items():
         if isinstance(node, nir.NIRGraph):
             raise SpecError(f"{_where(name, node)}: a subgraph (a recurrent layer such as "
                             f"snnTorch's RLeaky writes one); leanspike takes feed-forward "
-                            f"chains only")
+                            f"{what} only")
     inputs = [k for k, n in graph.nodes.items() if isinstance(n, nir.Input)]
     outputs = [k for k, n in graph.nodes.items() if isinstance(n, nir.Output)]
     if len(inputs) != 1 or len(outputs) != 1:
         raise SpecError(f"NIR graph: needs exactly one Input and one Output node, has inputs "
                         f"{inputs} and outputs {outputs}")
+    return inputs, outputs
+
+
+def chain(graph: nir.NIRGraph) -> list[tuple[str, nir.NIRNode]]:
+    """The graph's nodes in order from its Input to its Output; anything else is refused."""
+    if not isinstance(graph, nir.NIRGraph):
+        raise ConfigError(f"expected a nir.NIRGraph, got {type(graph).__name__}")
+    inputs, outputs = _ends(graph, "chains")
     after: dict[str, str] = {}
     before: dict[str, str] = {}
     for a, b in graph.edges:
@@ -431,16 +437,7 @@ def structure(graph: nir.NIRGraph) -> tuple[list[str], dict[str, list[str]], dic
     records one), and each node's edges in and out in the order the graph lists them. A
     subgraph, a cycle, a node off every path from the Input to the Output, or more than one
     edge into the Output is refused, naming the node."""
-    for name, node in graph.nodes.items():
-        if isinstance(node, nir.NIRGraph):
-            raise SpecError(f"{_where(name, node)}: a subgraph (a recurrent layer such as "
-                            f"snnTorch's RLeaky writes one); leanspike takes feed-forward "
-                            f"graphs only")
-    inputs = [k for k, n in graph.nodes.items() if isinstance(n, nir.Input)]
-    outputs = [k for k, n in graph.nodes.items() if isinstance(n, nir.Output)]
-    if len(inputs) != 1 or len(outputs) != 1:
-        raise SpecError(f"NIR graph: needs exactly one Input and one Output node, has inputs "
-                        f"{inputs} and outputs {outputs}")
+    inputs, outputs = _ends(graph, "graphs")
     preds: dict[str, list[str]] = {k: [] for k in graph.nodes}
     succs: dict[str, list[str]] = {k: [] for k in graph.nodes}
     for a, b in dict.fromkeys((str(a), str(b)) for a, b in graph.edges):

@@ -234,6 +234,24 @@ def _neuron(name: str, m: nn.Module, output: bool, surrogate: str | None) -> nn.
 READOUTS = ("membrane", "spikes")
 
 
+def _not_adoptable(name: str, m: nn.Module) -> ConfigError:
+    why = ADVICE.get(type(m), "not a layer the network spec describes (Conv2d, Linear, "
+                              "pooling, Flatten, batch norm, Dropout, snn.Leaky, snn.Synaptic)")
+    return ConfigError(f"cannot adopt layer {name!r} ({type(m).__name__}): {why}")
+
+
+def _warn_approximations(delayed: list, moved: list, steps: int, stacklevel: int) -> None:
+    """What adoption changes on purpose: snnTorch's delayed reset, max pooling of currents."""
+    if delayed:
+        warnings.warn(f"neurons {delayed} use snnTorch's reset_delay=True (reset one step after "
+                      f"the spike); the adopted network resets on the step it fires, as the "
+                      f"network spec and Lava do", RuntimeWarning, stacklevel=stacklevel)
+    if moved and steps > 1:
+        warnings.warn(f"max pooling {moved} of currents becomes max pooling of spikes (after the "
+                      f"neuron): exact at T=1 from a zero membrane, an approximation at T={steps} "
+                      f"that retraining absorbs", RuntimeWarning, stacklevel=stacklevel)
+
+
 def adopt(model: nn.Module, input_shape: tuple[int, ...], timesteps: int | None = None,
           *, surrogate: str | None = "triangular", readout: str = "membrane") -> SpikingNetwork:
     """A SpikingNetwork running ``model``'s layers and neurons under the spec's semantics, at
@@ -317,18 +335,8 @@ def adopt(model: nn.Module, input_shape: tuple[int, ...], timesteps: int | None 
         elif isinstance(m, (*POOL_MODULES, nn.Flatten)):
             layers.append(m)
         else:
-            why = ADVICE.get(type(m), "not a layer the network spec describes (Conv2d, Linear, "
-                                      "pooling, Flatten, batch norm, Dropout, snn.Leaky, "
-                                      "snn.Synaptic)")
-            raise ConfigError(f"cannot adopt layer {name!r} ({type(m).__name__}): {why}")
-    if delayed:
-        warnings.warn(f"neurons {delayed} use snnTorch's reset_delay=True (reset one step after "
-                      f"the spike); the adopted network resets on the step it fires, as the "
-                      f"network spec and Lava do", RuntimeWarning, stacklevel=2)
-    if moved and steps > 1:
-        warnings.warn(f"max pooling {moved} of currents becomes max pooling of spikes (after the "
-                      f"neuron): exact at T=1 from a zero membrane, an approximation at T={steps} "
-                      f"that retraining absorbs", RuntimeWarning, stacklevel=2)
+            raise _not_adoptable(name, m)
+    _warn_approximations(delayed, moved, steps, stacklevel=3)
     net = SpikingNetwork(layers, tuple(input_shape), steps)
     net.metadata["adopted"] = {"reads": sorted(captured.reads),
                                "per_step_input": captured.per_step_input}
@@ -489,18 +497,8 @@ def _adopt_graph(model: nn.Module, captured: Capture, input_shape: tuple[int, ..
             here = new_node([m], (v[1],), name)
             value[k] = (v[0] if v[0] != SUM_CURRENT else SPIKES, here)
             continue
-        why = ADVICE.get(type(m), "not a layer the network spec describes (Conv2d, Linear, "
-                                  "pooling, Flatten, batch norm, Dropout, snn.Leaky, "
-                                  "snn.Synaptic)")
-        raise ConfigError(f"cannot adopt layer {name!r} ({type(m).__name__}): {why}")
-    if delayed:
-        warnings.warn(f"neurons {delayed} use snnTorch's reset_delay=True (reset one step after "
-                      f"the spike); the adopted network resets on the step it fires, as the "
-                      f"network spec and Lava do", RuntimeWarning, stacklevel=3)
-    if moved and steps > 1:
-        warnings.warn(f"max pooling {moved} of currents becomes max pooling of spikes (after the "
-                      f"neuron): exact at T=1 from a zero membrane, an approximation at T={steps} "
-                      f"that retraining absorbs", RuntimeWarning, stacklevel=3)
+        raise _not_adoptable(name, m)
+    _warn_approximations(delayed, moved, steps, stacklevel=4)
     node_inputs = [None if n["inputs"] == ((i - 1,) if i else (INPUT,))
                    and not isinstance(n["mods"][0], SpecAdd) else n["inputs"]
                    for i, n in enumerate(nodes)]

@@ -347,9 +347,9 @@ def quantize_stage(stage: Stage, max_weight_exp: int = 0, timesteps: int = 2,
     are, when the weights already lie on that grid (``on_grid``)."""
     w = stage.effective_weight()  # per unit of input (a spike, or a payload step)
     # one unit for every synapse group into the neurons: their currents add in it
-    w_max = max(float(g.effective_weight().abs().max()) for g in stage.synapse_groups(0))
-    if pinned is not None and all(on_grid(g.effective_weight(), *pinned)
-                                  for g in stage.synapse_groups(0)):
+    groups = (stage, *stage.extra_synapses)
+    w_max = max(float(g.effective_weight().abs().max()) for g in groups)
+    if pinned is not None and all(on_grid(g.effective_weight(), *pinned) for g in groups):
         return _quantize_at(stage, w, w_max, *pinned)
     # weight unit: the largest weight uses the whole mantissa (2 * 127 = 254 weight units) ...
     unit = w_max / (2 * WEIGHT_MANT_MAX) if w_max > 0 else 1.0
