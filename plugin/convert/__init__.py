@@ -20,7 +20,6 @@ from leanspike.convert.calibration import LayerStats, collect_stats
 from leanspike.convert.chain import LayerChain, read_chain, shape_layer, spec_conv
 from leanspike.convert.methods import METHODS, LayerChoice, choose, if_spike_counts
 from leanspike.convert.residual import (
-    LayerGraph,
     build_graph_spec,
     collect_graph_stats,
     has_branches,
@@ -69,26 +68,25 @@ def build_spec(chain: LayerChain, choices: list[LayerChoice], input_shape: tuple
                          metadata=dict(metadata or {})).validate()
 
 
-def _convert_graph(graph: LayerGraph, calibration, method: str, timesteps: int,
-                   input_shape: tuple[int, ...], meta: dict, max_batches: int | None,
-                   stats: list[LayerStats] | None, iir_percentile: float,
-                   device) -> tuple[S.NetworkSpec, ConversionReport]:
-    """``convert`` for a residual ANN: the same per-population choices, on a graph spec."""
-    hidden = [graph.nodes[i].activation_name for i in graph.hidden()]
+def _choose_and_build(names: list[str], activations: list, build, collect, calibration,
+                      method: str, timesteps: int, stats: list[LayerStats] | None,
+                      iir_percentile: float) -> tuple[S.NetworkSpec, ConversionReport]:
+    """Each hidden population's choice by ``method`` and the spec ``build(choices)`` makes of
+    them: chains and residual graphs alike (``collect()`` gives the statistics when ``stats``
+    is None; iir sets thresholds on the built spec instead)."""
     if method == "iir":
         placeholders = [LayerChoice(n, method, 1.0, 1.0, 1.0, 0.0, None, None, None)
-                        for n in hidden]
-        spec = build_graph_spec(graph, placeholders, input_shape, timesteps, meta)
+                        for n in names]
+        spec = build(placeholders)
         thresholds = sequential_thresholds(spec, calibration, percentile=iir_percentile)
         choices = [LayerChoice(n, method, th, th, 1.0, 0.0, None, None, None)
-                   for n, th in zip(hidden, thresholds, strict=True)]
+                   for n, th in zip(names, thresholds, strict=True)]
         return spec, ConversionReport(method, timesteps, choices)
     if stats is None:
-        stats = collect_graph_stats(graph, calibration, max_batches=max_batches, device=device)
-    choices = [choose(method, graph.nodes[i].activation, st, timesteps)
-               for i, st in zip(graph.hidden(), stats, strict=True)]
-    spec = build_graph_spec(graph, choices, input_shape, timesteps, meta)
-    return spec, ConversionReport(method, timesteps, choices)
+        stats = collect()
+    choices = [choose(method, a, st, timesteps)
+               for a, st in zip(activations, stats, strict=True)]
+    return build(choices), ConversionReport(method, timesteps, choices)
 
 
 def convert(model: nn.Module, calibration: Dataset | DataLoader, *, method: str = "datta",
@@ -119,18 +117,28 @@ def convert(model: nn.Module, calibration: Dataset | DataLoader, *, method: str 
     builder = getattr(model, "leanspike_config", None)
     if builder is not None:
         meta["ann_builder"] = builder
-    if chain is None:
-        return _convert_graph(read_graph(model, input_shape), calibration, method, timesteps,
-                              input_shape, meta, max_batches, stats, iir_percentile, device)
-    hidden = [s.activation_name for s in chain.stages[:-1]]
-    if method == "iir":
-        placeholders = [LayerChoice(n, method, 1.0, 1.0, 1.0, 0.0, None, None, None)
-                        for n in hidden]
-        spec = build_spec(chain, placeholders, input_shape, timesteps, meta)
-        thresholds = sequential_thresholds(spec, calibration, percentile=iir_percentile)
-        choices = [LayerChoice(n, method, th, th, 1.0, 0.0, None, None, None)
-                   for n, th in zip(hidden, thresholds, strict=True)]
-        return spec, ConversionReport(method, timesteps, choices)
+    if chain is None:  # a residual ANN: the same per-population choices, on a graph spec
+        graph = read_graph(model, input_shape)
+        nodes = [graph.nodes[i] for i in graph.hidden()]
+        names, activations = [n.activation_name for n in nodes], [n.activation for n in nodes]
+
+        def build(choices):
+            return build_graph_spec(graph, choices, input_shape, timesteps, meta)
+
+        def collect():
+            return collect_graph_stats(graph, calibration, max_batches=max_batches,
+                                       device=device)
+    else:
+        names = [st.activation_name for st in chain.stages[:-1]]
+        activations = [st.activation for st in chain.stages[:-1]]
+
+        def build(choices):
+            return build_spec(chain, choices, input_shape, timesteps, meta)
+
+        def collect():
+            return collect_stats(chain, calibration, max_batches=max_batches, device=device)
+    return _choose_and_build(names, activations, build, collect, calibration, method,
+                             timesteps, stats, iir_percentile)
     if stats is None:
         stats = collect_stats(chain, calibration, max_batches=max_batches, device=device)
     choices = [choose(method, s.activation, st, timesteps)
