@@ -7,6 +7,12 @@ the weights (the stages would weigh a layer after pooling more: folding an s x s
 repeats each synapse s*s times; pooling populations add unit synapses). NeuroBench prints a
 workload metric that raises and scores it 0 (a pruned layer that could not be copied gave
 SynapticOperations 0); here such a failure is an error naming the metric.
+
+A residual network is refereed the same way: its workload metrics on its ``BinaryGraph`` (one
+module per synapse group, relays included, so SynapticOperations is ``count_operations``' count;
+ActivationSparsity over the spec's populations, relays being none), its static ones on its
+snnTorch graph as trained (an Add holds no parameters: the shortcut's unit synapses and the
+relays of the stages are not in them).
 """
 
 from __future__ import annotations

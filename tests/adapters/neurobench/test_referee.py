@@ -157,11 +157,3 @@ def test_a_metric_that_fails_in_neurobench_is_an_error(monkeypatch, digits):
     with pytest.raises(RuntimeError, match="SynapticOperations failed .*cannot copy this layer"):
         nb.referee(_mlp(), digits.test)
 
-
-def test_a_residual_network_has_no_binary_network_yet_and_says_what_counts_it():
-    from leanspike.errors import SpecError
-    from leanspike.zoo.residual import sew_resnet
-
-    spec = sew_resnet(num_classes=10, input_shape=(1, 8, 8), widths=(4,), timesteps=2)
-    with pytest.raises(SpecError, match=r"a residual join.*count_operations"):
-        binary_network(spec)
