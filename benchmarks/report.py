@@ -420,7 +420,8 @@ def _arrays(doc: dict) -> str:
             f"is where Lava and the float twin part" + _load(doc) + ".\n\n" + table)
 
 
-RESIDUAL_COLUMNS = (("T2", "T=2"), ("T1", "T=1"), ("pruned", "pruned"), ("fixed", "fixed point"),
+RESIDUAL_COLUMNS = (("T2", "T=2"), ("T1", "T=1"), ("pruned", "pruned"),
+                    ("grid", "on the grid (float)"), ("fixed", "fixed point"),
                     ("lava", "Lava fixed"))
 
 
@@ -440,15 +441,20 @@ def _residual(doc: dict) -> str:
                      med("T2_synops", "{:.3g}"), med("T1_synops", "{:.3g}"),
                      med("lava_synops", "{:.3g}"), med("sparsity", "{:.3f}"),
                      f"{min(r['lava_emulation_agreement'] for r in mine):.2%}",
+                     (f"{min(r['lava_twin_agreement'] for r in mine):.2%}"
+                      if all("lava_twin_agreement" in r for r in mine) else "-"),
                      f"{min(r['lava_float_agreement'] for r in mine):.2%}",
                      med("seconds", "{:.0f}")])
     table = format_table(["arch", "spec", "populations", "params", "live synapses", "ANN",
                           *(label for _, label in RESIDUAL_COLUMNS), "SynOps T=2",
                           "SynOps T=1", "SynOps pruned (Lava)", "sparsity",
-                          "Lava = emulation", "Lava = float twin", "s per seed"],
+                          "Lava = emulation", "Lava = twin", "Lava = float", "s per seed"],
                          rows, markdown=True)
     settings = "the pipeline's --quick settings" if doc.get("quick") else \
         "the pipeline's default settings (no sparsity sweep)"
+    if doc.get("grid_epochs"):
+        settings += (f" and {doc['grid_epochs']} epoch(s) per layer of fine-tuning onto the "
+                     f"Loihi weight grid before fixed point")
     return (f"Residual networks against the small CNN on {doc['dataset']}, test accuracy, "
             f"median of {doc['seeds']} seed(s), each a `leanspike pipeline` run with "
             f"{settings}, pruned with Grad R to {doc['sparsity']:.0%}: `small_cnn` and "
@@ -456,9 +462,10 @@ def _residual(doc: dict) -> str:
             f"(datta, fine-tuned); `sew_resnet` (SEW ADD blocks, widths 8-16) trained directly "
             f"at T=2 with surrogate gradients (its ANN column is empty). SynOps per inference "
             f"(the rate estimate). Lava: `lava-fixed` on every test sample, its outputs bit "
-            f"for bit against the fixed-point emulation, its decisions against the float twin "
-            f"(the snapped spec for the chain; the float network itself for the graphs, which "
-            f"have no snapped twin, so that column measures quantisation)" + _load(doc)
+            f"for bit against the fixed-point emulation, its decisions (worst seed) against the "
+            f"snapped snnTorch twin and against the float network before fixed point (which "
+            f"measures quantisation). Params and live synapses are the network's as pruned"
+            + _load(doc)
             + ".\n\n" + table)
 
 

@@ -8,13 +8,15 @@ Per architecture and seed, ``leanspike pipeline`` with its default settings exce
 (one pruning target, 95%) in a fresh registry: ``small_cnn`` and ``resnet20`` are ANNs
 converted at T=2 (datta, fine-tuned); ``sew_resnet`` is a SEW ResNet (ADD) trained directly
 with surrogate gradients and batch norm on its currents. Then IIR to T=1, Grad R to 95%,
-Loihi 2 fixed point and Lava (``lava-fixed``, every test sample). On 8x8 digits ``resnet20``
+Loihi 2 fixed point (after ``--grid-epochs`` epochs per layer of fine-tuning onto its weight
+grid, if any) and Lava (``lava-fixed``, every test sample). On 8x8 digits ``resnet20``
 keeps its 3 stages of 3 blocks at widths 8-16-32 (``--resnet20-widths``; CIFAR's are
 16-32-64). Recorded per stage: accuracy, SynOps per inference, parameters (live synapses
-and all weights), and on Lava the agreement with the fixed-point emulation (bit for bit) and
-with the float network. ``--dataset cifar10 --data-dir DIR --device cuda`` runs the same on
-CIFAR-10 (unmeasured here: no GPU, no data). ``python benchmarks/report.py`` renders
-BENCHMARKS.md.
+and all weights, as pruned), and on Lava the agreement with the fixed-point emulation (bit
+for bit), with the snapped snnTorch twin and with the float network before fixed point.
+``--dataset mnist5k`` runs the same on the 5,000 real MNIST images (28x28);
+``--dataset cifar10 --data-dir DIR --device cuda`` on CIFAR-10 (unmeasured here: no GPU, no
+data). ``python benchmarks/report.py`` renders BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -37,19 +39,20 @@ ARCHS = ("small_cnn", "resnet20", "sew_resnet")
 # the pipeline's stage names (StageRecord.stage prefixes) -> the benchmark's column keys
 STAGES = (("ANN (ReLU", "ann_relu"), ("ANN (", "ann"), ("converted", "T2"),
           ("SNN trained directly", "T2"), ("retrained", "T1"), ("pruned", "pruned"),
-          ("Loihi 2 fixed point", "fixed"), ("on Lava", "lava"))
+          ("on the weight grid", "grid"), ("Loihi 2 fixed point", "fixed"), ("on Lava", "lava"))
 
 
 def run_arch(arch: str, seed: int, folder: Path, args) -> dict:
     overrides = {"dataset": args.dataset, "data_dir": args.data_dir, "arch": arch,
                  "seed": seed, "device": args.device, "name": arch,
                  "prune": {"target_sparsity": args.sparsity, "sweep": []},
-                 "deploy": {"limit": args.limit}}
+                 "deploy": {"limit": args.limit},
+                 "fixed_point": {"epochs_per_layer": args.grid_epochs}}
     if arch == "resnet20":
         overrides["model"] = {"widths": [int(w) for w in args.resnet20_widths.split(",")]}
     config = load_config(quick=args.quick, overrides=overrides)
-    result = run_pipeline(config, Registry(folder / f"registry-{arch}-{seed}"), progress=False,
-                          log=lambda line: None)
+    registry = Registry(folder / f"registry-{arch}-{seed}")
+    result = run_pipeline(config, registry, progress=False, log=lambda line: None)
     record: dict = {"arch": arch, "seed": seed, "seconds": result.seconds}
     for stage in result.stages:
         key = next(k for prefix, k in STAGES if stage.stage.startswith(prefix))
@@ -58,10 +61,14 @@ def run_arch(arch: str, seed: int, folder: Path, args) -> dict:
             record[f"{key}_synops"] = stage.synaptic_ops
         if key == "pruned":
             record["sparsity"] = stage.sparsity
+            pruned = registry.load(stage.entry)
         if key == "lava":
-            record["lava_float_agreement"] = stage.lava_agreement
+            record["lava_twin_agreement"] = stage.lava_agreement
+            record["lava_float_agreement"] = stage.extra["float_agreement"]
             record["lava_emulation_agreement"] = stage.extra["emulation_agreement"]
-    spec = result.final_spec
+    # the network's size as pruned (the deployed twin of a graph has a weighted node per
+    # synapse group: copies of the layers after a SEW sum, identity shortcuts)
+    spec = pruned
     weights = [layer for _, layer in spec.weighted_layers()]
     record.update(
         graph=spec.is_graph, populations=len(spec.neuron_layers()),
@@ -85,6 +92,9 @@ def main(argv=None) -> int:
     parser.add_argument("--limit", type=int, default=0, help="Lava test samples (0: all)")
     parser.add_argument("--resnet20-widths", default="8,16,32")
     parser.add_argument("--quick", action="store_true", help="the pipeline's --quick settings")
+    parser.add_argument("--grid-epochs", type=int, default=0,
+                        help="epochs per layer of fine-tuning onto the Loihi weight grid "
+                             "before fixed point (0: none, the pipeline's default)")
     args = parser.parse_args(argv)
     load_start = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as folder:
@@ -100,6 +110,7 @@ def main(argv=None) -> int:
     path = write_result(args.out, "residual", {
         "seeds": args.seeds, "quick": args.quick, "dataset": args.dataset,
         "sparsity": args.sparsity, "resnet20_widths": args.resnet20_widths,
+        "grid_epochs": args.grid_epochs,
         "records": records, "summary": summary,
         "load_average": {"start": load_start, "end": os.getloadavg()[0]}})
     print(f"wrote {path}")

@@ -32,18 +32,36 @@ from leanspike.adapters.snntorch.training import FinetuneConfig, evaluate_snn, f
 from leanspike.convert.chain import WEIGHTED_MODULES
 from leanspike.errors import ConfigError
 from leanspike.loihi import emulate_fixed, snap_to_fixed_point
+from leanspike.loihi.explicit_groups import explicit_groups
 from leanspike.loihi.snap import WeightGrid, weight_grids
 
 
 class OnGrid(nn.Module):
-    """Parametrization: the weight as the chip stores it, with a straight-through gradient."""
+    """Parametrization: the weight as the chip stores it, with a straight-through gradient.
 
-    def __init__(self, grid: WeightGrid):
+    ``partners``: the other layers whose synapses drive the same population (a residual
+    block's groups), as (module, weight name, grid): their weights share the population's
+    unit, so the largest of them all sets it. Held in a tuple, not as submodules, so that two
+    partners do not contain each other."""
+
+    def __init__(self, grid: WeightGrid, partners: tuple = ()):
         super().__init__()
         self.grid = grid
+        self.partners = tuple(partners)
 
     def forward(self, weight: torch.Tensor) -> torch.Tensor:
-        return weight + (self.grid.on_grid(weight) - weight).detach()
+        peak = self.grid.peak(weight)
+        for module, name, grid in self.partners:
+            peak = torch.maximum(peak, grid.peak(_unrounded(module, name)).to(peak.device))
+        return weight + (self.grid.on_grid(weight, peak) - weight).detach()
+
+
+def _unrounded(module: nn.Module, name: str) -> torch.Tensor:
+    """A layer's trainable weights before any rounding (a partner's own parametrization would
+    read this layer's in turn)."""
+    if parametrize.is_parametrized(module, name):
+        return module.parametrizations[name].original
+    return getattr(module, name)
 
 
 def _weight_name(module: nn.Module) -> str:
@@ -58,8 +76,8 @@ def weighted_modules(net: SpikingNetwork) -> list[tuple[int, nn.Module]]:
             if isinstance(m, WEIGHTED_MODULES)]
 
 
-def put_on_grid(module: nn.Module, grid: WeightGrid) -> None:
-    parametrize.register_parametrization(module, _weight_name(module), OnGrid(grid))
+def put_on_grid(module: nn.Module, grid: WeightGrid, partners: tuple = ()) -> None:
+    parametrize.register_parametrization(module, _weight_name(module), OnGrid(grid, partners))
 
 
 def bake(net: SpikingNetwork) -> None:
@@ -109,6 +127,11 @@ def fine_tune_fixed_point(source, train: Dataset, test: Dataset, *, epochs_per_l
     ``snap_to_fixed_point`` does. Each layer put on the grid is followed by
     ``epochs_per_layer`` epochs of BPTT at the network's T (Adam, ``lr``), and the whole
     network by ``final_epochs`` more; ``loss`` as in ``retrain``.
+
+    A residual graph is fine-tuned as ``leanspike.loihi.explicit_groups`` writes it, with
+    weights of its own for every synapse group (a spike shortcut's identity, each copy of a
+    layer after a SEW sum), as the chip stores them; the groups of one population share its
+    unit on the grid. The result is that form (rebuilt with ``to_snntorch``'s defaults).
     """
     if epochs_per_layer < 0 or final_epochs < 0:
         raise ConfigError(f"epochs_per_layer and final_epochs must be >= 0, got "
@@ -119,17 +142,23 @@ def fine_tune_fixed_point(source, train: Dataset, test: Dataset, *, epochs_per_l
         to_snntorch(source, registry=registry)
     net = net.cpu()
     calibration = _tensors(train)[0] if calibration is None else calibration
-    loss_fn = as_loss(loss, spiking_readout(net))
     spec = to_spec(net)
+    explicit = explicit_groups(spec)
+    if explicit is not spec:  # a residual graph: every synapse group gets its own weights
+        net, spec = to_snntorch(explicit), explicit
+    loss_fn = as_loss(loss, spiking_readout(net))
     float_accuracy = evaluate_snn(net, test, device=device).accuracy
     before, _, _ = _fixed_accuracy(spec, calibration, test, input_bits)
     phases = []
     modules = weighted_modules(net)
     for k, (index, module) in enumerate(modules):
         # the grid of this layer as the network is now (its unit follows the layer's own
-        # weights while it trains; the factor and floor come from the layers before)
-        grid = weight_grids(to_spec(net.cpu()), calibration, input_bits=input_bits)[index]
-        put_on_grid(module, grid)
+        # weights, and its population partners', while it trains; the factor and floor come
+        # from the layers before)
+        grids = weight_grids(to_spec(net.cpu()), calibration, input_bits=input_bits)
+        partners = tuple((other, _weight_name(other), grids[j]) for j, other in modules
+                         if j != index and grids[j].population == grids[index].population)
+        put_on_grid(module, grids[index], partners)
         epochs = epochs_per_layer + (final_epochs if k == len(modules) - 1 else 0)
         finetune(net, train, FinetuneConfig(epochs=epochs, lr=lr, seed=seed + k, device=device,
                                             amsgrad=True, relative_threshold_lr=True),

@@ -38,7 +38,8 @@ from leanspike.adapters.snntorch.training import FinetuneConfig, finetune
 from leanspike.app.pipeline.config import SPEC_ARCHS, PipelineConfig
 from leanspike.data import load_dataset
 from leanspike.energy import estimate
-from leanspike.loihi import emulate_fixed, quantize, snap_to_fixed_point, to_stages
+from leanspike.loihi import emulate_fixed, snap_to_fixed_point
+from leanspike.loihi.snap import TIE_BREAK
 from leanspike.registry import register_stage
 from leanspike.training import PRESETS, TrainConfig, set_seed, train_ann
 from leanspike.zoo import create_model
@@ -223,29 +224,18 @@ def run_pipeline(config: PipelineConfig, registry, *, progress: bool = True,
                                      pruned_entry, compute_on_grid)
         records.append(_snn_record("on the weight grid (fine-tuned)", to_deploy, reused))
 
-    graph = registry.load(to_deploy).is_graph
-
     def compute_quantised():
         spec = registry.load(to_deploy)
-        if graph:  # no snapped twin of a residual graph: its integers, emulated
-            fixed = quantize(to_stages(spec), x_train, timesteps=spec.timesteps,
-                             input_bits=c.deploy.input_bits)
-            x, y = _stack(splits.test)
-            result, _ = emulate_fixed(fixed, x)
-            accuracy = float((result.output.flatten(1).argmax(1) == y).float().mean())
-            return (spec, {**_snn_metrics(spec, splits, c.device), "accuracy": accuracy},
-                    {"dataset": c.dataset, "quantisation": [r.as_dict() for r in fixed.report],
-                     "input_encoding": fixed.encoding.as_dict(), "snapped": False})
         snapped, fixed = snap_to_fixed_point(spec, x_train, input_bits=c.deploy.input_bits)
         return (snapped, _snn_metrics(snapped, splits, c.device),
                 {"dataset": c.dataset, "quantisation": [r.as_dict() for r in fixed.report],
                  "input_encoding": fixed.encoding.as_dict()})
 
-    quantised, reused = memo.run("quantised", {"input_bits": c.deploy.input_bits},
+    # the twin's thresholds sit TIE_BREAK above their integers: twins made before are not it
+    quantised, reused = memo.run("quantised", {"input_bits": c.deploy.input_bits,
+                                               "threshold_above": TIE_BREAK},
                                  to_deploy, compute_quantised)
-    records.append(_snn_record("Loihi 2 fixed point ("
-                               + ("torch emulation of its integers" if graph else "snnTorch twin")
-                               + ")", quantised, reused))
+    records.append(_snn_record("Loihi 2 fixed point (snnTorch twin)", quantised, reused))
 
     def compute_deployed():
         # agreement with the float network as pruned, before any fixed-point work
@@ -327,9 +317,8 @@ def _train_spec_arch(c: PipelineConfig, splits, progress: bool):
 
 def _deploy(spec, float_spec, splits, x_train, c: PipelineConfig, log):
     """Run the fixed-point network on Lava over the test set; compare with its snnTorch twin
-    (the same integers as float) and with the float network before quantisation. A residual
-    graph has no snapped twin yet: its twin is the float network itself (agreement then
-    measures quantisation), and exactness is Lava against the emulation of its integers."""
+    (the same integers as float) and with the float network before quantisation, and check
+    Lava bit for bit against the torch emulation of its integers."""
     from leanspike.adapters.lava import prepare, run
 
     x, y = _stack(splits.test, c.deploy.limit)

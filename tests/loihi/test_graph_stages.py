@@ -174,12 +174,3 @@ def test_fixed_point_refuses_a_second_group_on_the_analog_input():
     with pytest.raises(ConfigError, match=r"layers\[2\]: more than the first population's own "
                                           r"synapses receive the network's input"):
         quantize(stages, _x(spec), timesteps=2)
-
-
-def test_snapping_a_graph_is_refused_naming_the_join_and_the_exact_alternative():
-    from leanspike.loihi import snap_to_fixed_point
-
-    spec = _resnet("current")
-    with pytest.raises(SpecError, match=r"layers\[3\] \(Add\) makes this spec a residual "
-                                        r"graph.*emulate_fixed"):
-        snap_to_fixed_point(spec, _x(spec))

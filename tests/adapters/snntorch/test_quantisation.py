@@ -79,3 +79,64 @@ def test_a_pruned_network_keeps_its_masks(trained_spec, digits):
                                        to_spec(result.network).weighted_layers()):
         assert torch.equal(before.mask, after.mask), i
     assert result.fixed_accuracy > 0.3
+
+
+@pytest.fixture(scope="module", params=["sew", "current"])
+def trained_resnet(request, digits):
+    """A tiny residual SNN of each style trained briefly at T=2 on digits."""
+    from leanspike.adapters.snntorch.training import FinetuneConfig, finetune
+    from leanspike.zoo.residual import sew_resnet
+
+    torch.manual_seed(0)
+    spec = sew_resnet(num_classes=10, input_shape=(1, 8, 8), widths=(4, 8), blocks_per_stage=1,
+                      timesteps=2, style=request.param, threshold=0.5)
+    net = to_snntorch(spec, surrogate="triangular")
+    finetune(net, digits.train, FinetuneConfig(epochs=3, lr=1e-2), progress=False)
+    return to_spec(net.eval())
+
+
+def test_a_residual_graph_trains_onto_the_grid_with_every_group_its_own_weights(
+        trained_resnet, digits):
+    from torch.utils.data import TensorDataset
+
+    from leanspike.loihi.explicit_groups import explicit_groups
+
+    train = TensorDataset(*(t[:400] for t in digits.train.tensors))
+    result = fine_tune_fixed_point(trained_resnet, train, digits.test, epochs_per_layer=1,
+                                   final_epochs=0, progress=False)
+    explicit = explicit_groups(trained_resnet)
+    trained = to_spec(result.network)
+    assert [p["layer"] for p in result.phases] == [i for i, _ in explicit.weighted_layers()]
+    assert len(trained.layers) == len(explicit.layers)
+    for (i, layer), (_, snapped) in zip(trained.weighted_layers(),
+                                        result.spec.weighted_layers()):
+        assert torch.equal(layer.weight, snapped.weight), i  # already on the grid
+        if layer.name and "shortcut" in layer.name and layer.weight.shape[2:] == (1, 1) \
+                and layer.mask is not None:  # an identity stays unit synapses
+            off = 1 - torch.eye(layer.weight.shape[0])[:, :, None, None]
+            assert not bool((layer.weight * off).any()), i
+    assert result.fixed_accuracy > 0.3 and result.float_accuracy > 0.3  # ten classes
+
+
+def test_the_groups_of_a_population_share_their_unit_while_they_train(trained_resnet, digits):
+    from leanspike.loihi.explicit_groups import explicit_groups
+
+    explicit = explicit_groups(trained_resnet)
+    x = digits.train.tensors[0]
+    grids = weight_grids(explicit, x)
+    net = to_snntorch(explicit)
+    modules = dict(weighted_modules(net))
+    shared = next(p for p in {g.population for g in grids.values()}
+                  if sum(g.population == p for g in grids.values()) > 1)
+    members = [i for i, g in grids.items() if g.population == shared]
+    for i in members:
+        put_on_grid(modules[i], grids[i], tuple(
+            (modules[j], "weight" if not hasattr(modules[j], "weight_orig") else "weight_orig",
+             grids[j]) for j in members if j != i))
+    with torch.no_grad():  # grow one partner: the unit of the others follows it
+        modules[members[1]].parametrizations[
+            "weight_orig" if hasattr(modules[members[1]], "weight_orig") else "weight"
+        ].original.mul_(3.0)
+    snapped, _ = snap_to_fixed_point(to_spec(net), x)
+    for i in members:
+        assert torch.equal(to_spec(net).layers[i].weight, snapped.layers[i].weight), i
