@@ -46,11 +46,6 @@ def _identity(shape: tuple[int, ...], dtype: torch.dtype, name: str | None):
     return S.Linear(eye, mask=eye.clone(), name=name)
 
 
-def needs_explicit_groups(spec: S.NetworkSpec) -> bool:
-    """Some population takes a synapse group that no weighted node of the spec holds alone."""
-    return explicit_groups(spec) is not spec
-
-
 def explicit_groups(spec: S.NetworkSpec) -> S.NetworkSpec:
     """The spec with one weighted node per synapse group (see the module docstring)."""
     S.validate(spec)
