@@ -74,14 +74,26 @@ def make_trainable(net: SpikingNetwork, *, thresholds: bool = True, leaks: bool 
 
 
 @torch.no_grad()
-def _keep_in_range(net: SpikingNetwork) -> None:
+def _ranges(net: SpikingNetwork) -> list[tuple[torch.Tensor, float, float | None]]:
+    """The neuron parameters an optimiser step can move out of range, with their ranges:
+    thresholds stay >= MIN_THRESHOLD, leaks and current decays in [0, 1]. Buffers and frozen
+    parameters never move, so they are not clamped after every step."""
+    found = []
     for m in net.modules():
         if isinstance(m, SpecLeaky):
-            m.threshold.clamp_(min=MIN_THRESHOLD)
+            found.append((m.threshold, MIN_THRESHOLD, None))
         if isinstance(m, (SpecLeaky, SpecIntegrator)):
-            m.beta.clamp_(0.0, 1.0)
+            found.append((m.beta, 0.0, 1.0))
         if isinstance(m, CURRENT_BASED):
-            m.alpha.clamp_(0.0, 1.0)
+            found.append((m.alpha, 0.0, 1.0))
+    return [(t, lo, hi) for t, lo, hi in found
+            if isinstance(t, nn.Parameter) and t.requires_grad]
+
+
+def _keep_in_range(ranges: list[tuple[torch.Tensor, float, float | None]]) -> None:
+    with torch.no_grad():
+        for t, lo, hi in ranges:
+            t.clamp_(lo, hi)
 
 
 @dataclass
@@ -140,6 +152,7 @@ def train_epoch(net: SpikingNetwork, loader: DataLoader, optimizer: torch.optim.
     # built per epoch: pruning changes which tensors are parameters between epochs; buffers
     # (neuron state, masks) are the same on every rank by construction, so not broadcast
     run = distributed.wrap(_Run(net), broadcast_buffers=False)
+    ranges = _ranges(net)
     seen = correct = 0
     loss_sum = 0.0
     for x, y in loader:
@@ -149,7 +162,7 @@ def train_epoch(net: SpikingNetwork, loader: DataLoader, optimizer: torch.optim.
         loss = loss_fn(out, x, y)
         loss.backward()
         optimizer.step()
-        _keep_in_range(net)
+        _keep_in_range(ranges)
         loss_sum += loss.item() * y.numel()
         correct += int((out.logits.argmax(1) == y).sum())
         seen += y.numel()

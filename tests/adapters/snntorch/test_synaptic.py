@@ -14,7 +14,7 @@ from leanspike.adapters.snntorch import (
     to_snntorch,
     to_spec,
 )
-from leanspike.adapters.snntorch.training import _keep_in_range
+from leanspike.adapters.snntorch.training import _keep_in_range, _ranges
 from leanspike.reference import simulate
 
 
@@ -92,5 +92,5 @@ def test_alpha_trains_and_stays_in_range(make_mlp_spec):
     with torch.no_grad():
         alphas[0].fill_(1.7)
         alphas[1].fill_(-0.2)
-    _keep_in_range(net)
+    _keep_in_range(_ranges(net))
     assert float(alphas[0]) == 1.0 and float(alphas[1]) == 0.0

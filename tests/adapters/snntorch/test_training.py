@@ -43,3 +43,21 @@ def test_finetune_draws_no_bar_in_a_log(make_mlp_spec, capsys, monkeypatch):
     monkeypatch.setenv("LEANSPIKE_PROGRESS", "1")
     finetune(net, data, FinetuneConfig(epochs=2, device="cpu"), desc="tune")
     assert "tune: 100%" in capsys.readouterr().err
+
+
+def test_only_what_the_optimiser_moves_is_kept_in_range(make_mlp_spec):
+    """Thresholds and leaks that train are clamped after each step; buffers and frozen
+    parameters, which never move, are not visited at all."""
+    from leanspike.adapters.snntorch import to_snntorch
+    from leanspike.adapters.snntorch.neurons import SpecLeaky
+    from leanspike.adapters.snntorch.training import MIN_THRESHOLD, _keep_in_range, _ranges
+
+    net = to_snntorch(make_mlp_spec())
+    assert _ranges(net) == []  # as built: weights train, neuron parameters are buffers
+    leaky = next(m for m in net.modules() if isinstance(m, SpecLeaky))
+    leaky.threshold = torch.nn.Parameter(torch.tensor(-3.0))
+    leaky.beta = torch.nn.Parameter(torch.tensor(1.5), requires_grad=False)
+    ranges = _ranges(net)
+    assert [t for t, _, _ in ranges] == [leaky.threshold]
+    _keep_in_range(ranges)
+    assert float(leaky.threshold) == pytest.approx(MIN_THRESHOLD) and float(leaky.beta) == 1.5
