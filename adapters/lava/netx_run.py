@@ -46,6 +46,7 @@ def run_netx(path: str | os.PathLike, x: torch.Tensor, *, timesteps: int | None 
 
     from leanspike.adapters.lava.layout import StageLayout
     from leanspike.adapters.lava.procs.process import Readout, StreamInput
+    from leanspike.adapters.lava.procs.shared import SharedVars
 
     info = _file_info(path)
     attrs = info["attrs"]
@@ -72,13 +73,15 @@ def run_netx(path: str | os.PathLike, x: torch.Tensor, *, timesteps: int | None 
     scale = float(attrs.get("output_scale", 1.0))
     if _readout(attrs) == READOUT_SPIKES:
         # netx's network sends the last layer's spikes: counted per window as leanspike's own
-        # Lava networks count a spiking readout's
+        # Lava networks count a spiking readout's, and read back the same way (shared memory)
+        table = SharedVars({"output": ((n, *net.out.shape), np.int64)})
         readout = Readout(shape=net.out.shape, num_samples=n, timesteps=timesteps,
-                          latency=latency, counts=True)
+                          latency=latency, counts=True, shared=table.key)
         net.out.connect(readout.a_in)
-        with stopped_after(source):
+        with table, stopped_after(source):
             seconds = execute(source, steps, Loihi2SimCfg(select_tag="fixed_pt"))
-            counts = readout.output.get()
+            counts = table.read("output")
+            counts = readout.output.get() if counts is None else counts
         raw = torch.from_numpy(np.asarray(counts).reshape(n, -1).astype(np.int64))
         out = count_output(raw, scale)
         return LavaRun("netx", out, {}, seconds, steps, n, raw)

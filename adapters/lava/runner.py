@@ -306,29 +306,45 @@ def run(source, x: torch.Tensor, backend: str = "lava-float", *, registry=None,
     data = data.astype(np.int32) if fixed else data
 
     from leanspike.adapters.lava.procs.process import Readout, SpecNetwork, StreamInput
+    from leanspike.adapters.lava.procs.shared import SharedVars
+
+    # what is read back after the run, in memory the workers share (``procs.shared``)
+    read = [k for k, stage in enumerate(deployed.stages)
+            if stage.spiking and not stage.relay]  # a relay's spikes are its source's
+    plan = {"output": ((n, *layouts[-1].output_shape), np.int64 if fixed else np.float64)}
+    for k in read:
+        plan[f"spike_count_{k}"] = (layouts[k].output_shape, np.int64)
+        if record:
+            plan[f"spikes_{k}"] = ((n * timesteps, *layouts[k].output_shape), bool)
+    table = SharedVars(plan)
+
+    def value(name: str, var):
+        shared = table.read(name)
+        return var.get() if shared is None else shared
 
     source_proc = StreamInput(data=data, timesteps=timesteps)
     network = SpecNetwork(stages=stages, layouts=layouts, timesteps=timesteps, num_samples=n,
-                          input_bits=deployed.fixed.input_bits if fixed else 0, record=record)
+                          input_bits=deployed.fixed.input_bits if fixed else 0, record=record,
+                          shared=table.key)
     spiking_readout = deployed.stages[-1].spiking
     hops = latency(deployed.stages)  # len(stages) in a chain
     readout = Readout(shape=layouts[-1].output_shape, num_samples=n, timesteps=timesteps,
-                      latency=hops, counts=spiking_readout)
+                      latency=hops, counts=spiking_readout, shared=table.key)
     source_proc.s_out.connect(network.inp)
     network.out.connect(readout.a_in)
     steps = n * timesteps + hops
-    with stopped_after(source_proc):
+    with table, stopped_after(source_proc):
         seconds = execute(source_proc, steps, _run_config(fixed, fast, len(stages)))
-        raw = readout.output.get()
+        raw = value("output", readout.output)
         counts, recorded = {}, {}
-        for k, (stage, layout) in enumerate(zip(deployed.stages, layouts)):
-            if not stage.spiking or stage.relay:  # a relay's spikes are its source's
-                continue
+        for k in read:
+            stage, layout = deployed.stages[k], layouts[k]
             counts[stage.layer_index] = layout.neurons_from_lava(
-                getattr(network, f"spike_count_{k}").get().astype(np.int64)
-            ).reshape(stage.layer_shape)
+                value(f"spike_count_{k}", getattr(network, f"spike_count_{k}"))
+                .astype(np.int64)).reshape(stage.layer_shape)
             if record:
-                s = layout.neurons_from_lava(getattr(network, f"spikes_{k}").get().astype(bool))
+                s = layout.neurons_from_lava(
+                    value(f"spikes_{k}", getattr(network, f"spikes_{k}")).astype(bool))
                 recorded[stage.layer_index] = (s.reshape(n, timesteps, *stage.layer_shape)
                                                .transpose(0, 1).to(torch.float32))
     out = layouts[-1].neurons_from_lava(raw.reshape(n, *layouts[-1].output_shape))

@@ -26,6 +26,7 @@ from lava.proc.sparse.process import Sparse
 
 from leanspike.adapters.lava.layout import StageLayout, conv_kernel_to_lava, pair_to_lava
 from leanspike.adapters.lava.procs.process import Readout, SpecNetwork, SpecNeuron, StreamInput
+from leanspike.adapters.lava.procs.shared import adopt_vars
 from leanspike.loihi.alignment import depths
 from leanspike.loihi.emulate import lif_float
 from leanspike.loihi.fixed_point import (
@@ -109,6 +110,8 @@ class _ReadoutModel(PyLoihiProcessModel):
     def run_spk(self) -> None:
         a = self.a_in.recv()
         p = self.proc_params
+        if self.time_step == 1:
+            adopt_vars(self, {"output": "output"})
         rel = self.time_step - p["latency"]  # step 1..T of sample j at rel = j*T + 1..T
         if rel < 1:
             return
@@ -161,6 +164,9 @@ class _SpecNeuronModel(PyLoihiProcessModel):
     @guarded
     def run_spk(self) -> None:
         a = self.a_in.recv()
+        if self.time_step == 1 and self.proc_params.get("share_as") is not None:
+            k = self.proc_params["share_as"]
+            adopt_vars(self, {"spike_count": f"spike_count_{k}", "spikes": f"spikes_{k}"})
         j, tau = window(self.time_step, self.stage_index, self.timesteps)
         if j >= 0 and tau == 0:
             self.v[:] = self.v_init
@@ -313,6 +319,7 @@ class SpecNetworkPerLayerModel(AbstractSubProcessModel):
         for k, (stage, layout) in enumerate(zip(stages, layouts)):
             neuron = SpecNeuron(timesteps=p["timesteps"], stage_index=depth[k],
                                 num_samples=p["num_samples"], record=p["record"],
+                                shared=p.get("shared"), share_as=k,
                                 **neuron_params(stage, layout))
             for g, (group, weight, exp) in enumerate(stage_synapses(stage, k)):
                 reads_input = group.source == INPUT
@@ -341,6 +348,7 @@ class SpecNetworkPerLayerModel(AbstractSubProcessModel):
 # a synapse whose every partial sum is an integer below 2**24 in magnitude is exact in float32
 FLOAT32_EXACT = 1 << 24
 _HALF24, _MASK24 = 1 << 23, (1 << 24) - 1
+WRAP_FREE = _HALF24 - 1  # wrap24(x) == x for |x| <= WRAP_FREE
 
 
 def _wrap24_(x: torch.Tensor) -> torch.Tensor:
@@ -352,50 +360,61 @@ def _wrap24_(x: torch.Tensor) -> torch.Tensor:
 class _FixedNeuron:
     """``lif_fixed`` for Lava's LIF (no current state) with its per-layer constants shifted
     once: v = decay(v) + wrap24(a << 6) + (bias << 6), clamped to 24 bits; s = v > vth << 6;
-    reset. A current-based stage calls ``lif_fixed`` itself."""
+    reset. ``a_bound`` bounds |a| for every input the stage can get: where |a << 6| stays
+    within 24 bits the wrap is the identity and is left out. v is a new tensor every step
+    (the v passed in is never written: a sample's first step may pass the shared v_init).
+    A current-based stage calls ``lif_fixed`` itself."""
 
-    def __init__(self, fs: FixedStage):
+    def __init__(self, fs: FixedStage, a_bound: float = float("inf")):
         self.fs = fs
         self.plain = fs.du == NO_MEMORY
         self.bias = fs.bias_mant << BIAS_EXP
         self.th = None if fs.vth is None else fs.vth << ACT_SHIFT
+        self.wraps = a_bound * (1 << ACT_SHIFT) > WRAP_FREE
 
     def __call__(self, v, u, a):
         fs = self.fs
         if not self.plain:
             return lif_fixed(v, u, a, fs.bias_mant, fs.du, fs.dv, fs.vth, fs.reset)
-        v = decay(v, fs.dv) + _wrap24_(a << ACT_SHIFT)
-        v = v.add_(self.bias).clamp_(-STATE_MAX, STATE_MAX)
+        a = a << ACT_SHIFT  # a new tensor: v is built in it
+        if self.wraps:
+            _wrap24_(a)
+        v = a.add_(decay(v, fs.dv)).add_(self.bias).clamp_(-STATE_MAX, STATE_MAX)
         if self.th is None:
             return v, u, None
         s = v > self.th
         if fs.reset == "subtract":
-            v = v - self.th * s
+            v.sub_(self.th * s)
         elif fs.reset == "zero":
-            v = v * (~s)
+            v.masked_fill_(s, 0)
         return v, u, s
 
 
-def _fixed_synapse(st, weight: torch.Tensor, spikes_in: bool):
-    """``integer_synapse`` of one group with its weights prepared once: the same integers, in
+def _fixed_synapse(st, weight: torch.Tensor, x_max: int):
+    """(``integer_synapse`` of one group with its weights prepared once, bound on |output|)
+    for inputs of magnitude at most ``x_max`` (1: binary spikes): the same integers, in
     float32 where every sum is exact there (binary spikes in, sum of |w| per output below
-    2**24), else float64."""
+    2**24), else float64. A conv's 24-bit wrap is left out where the bound keeps it the
+    identity."""
     w = weight.to(torch.float64)
-    bound = float(w.abs().flatten(1).sum(1).max()) if w.numel() else 0.0
-    w = w.to(torch.float32) if spikes_in and bound < FLOAT32_EXACT else w
+    fan_in = float(w.abs().flatten(1).sum(1).max()) if w.numel() else 0.0
+    w = w.to(torch.float32) if x_max == 1 and fan_in < FLOAT32_EXACT else w
+    bound = fan_in * x_max
     shape = st.output_shape
     if st.kind == "dense":
         wt = w.t().contiguous()
 
         def dense(x: torch.Tensor) -> torch.Tensor:
             return torch.round(x.to(wt.dtype).flatten(1) @ wt).to(torch.int64).view(1, *shape)
-        return dense
+        return dense, bound
+    wraps = bound > WRAP_FREE
 
     def conv(x: torch.Tensor) -> torch.Tensor:
         a = torch.round(torch.nn.functional.conv2d(x.to(w.dtype), w, stride=st.stride,
                                                    padding=st.padding, groups=st.groups))
-        return _wrap24_(a.to(torch.int64)).view(1, *shape)
-    return conv
+        a = a.to(torch.int64)
+        return (_wrap24_(a) if wraps else a).view(1, *shape)
+    return conv, min(bound, float(_HALF24)) if wraps else bound
 
 
 def _float_synapse(group):
@@ -427,15 +446,24 @@ class _FastNetworkModel(PyLoihiProcessModel):
         self.state = [torch.zeros((1, *shape), dtype=self.dtype) for shape in self.shapes]
         self.current = [torch.zeros((1, *shape), dtype=self.dtype) for shape in self.shapes]
         # per stage: (source, synapse function) for every group into its neurons
-        self.synapses = [
-            [(g.source, _fixed_synapse(g, w, g.source != INPUT)) for g, w in
-             st.synapse_groups(k)] if self.is_fixed else
-            [(g.source, _float_synapse(g)) for g in st.synapse_groups(k)]
-            for k, st in enumerate(self.stages)]
         self.v_init = [st.v_init.to(self.dtype).expand(1, *shape)
                        for st, shape in zip(self.stages, self.shapes)]
         self._counts: dict[int, tuple[np.ndarray, torch.Tensor]] = {}
-        self.neurons = [_FixedNeuron(st) for st in self.stages] if self.is_fixed else None
+        if self.is_fixed:
+            # graded input payloads are signed input_bits (InputEncoding.encode clamps them)
+            top = (1 << (p["input_bits"] - 1)) - 1 if p["input_bits"] > 0 else FLOAT32_EXACT
+            built = [[(g.source, *_fixed_synapse(g, w, top if g.source == INPUT else 1))
+                      for g, w in st.synapse_groups(k)] for k, st in enumerate(self.stages)]
+            self.synapses = [[(source, fn) for source, fn, _ in groups] for groups in built]
+            self.neurons = [_FixedNeuron(st, sum(b for _, _, b in groups))
+                            for st, groups in zip(self.stages, built)]
+            # a plain neuron never writes the v it is given: a window starts from v_init itself
+            self.fresh_copy = [not neuron.plain for neuron in self.neurons]
+        else:
+            self.synapses = [[(g.source, _float_synapse(g)) for g in st.synapse_groups(k)]
+                             for k, st in enumerate(self.stages)]
+            self.neurons = None
+            self.fresh_copy = [True] * len(self.stages)
 
     def _count_view(self, k: int) -> torch.Tensor:
         """Stage k's spike counts (a Lava Var, Lava order) as a torch tensor in torch order
@@ -458,8 +486,11 @@ class _FastNetworkModel(PyLoihiProcessModel):
 
     @guarded
     def run_spk(self) -> None:
-        sent = {INPUT: self.layouts[0].inputs_from_lava(np.asarray(self.inp.recv())[None])
-                .to(self.dtype)}
+        if self.time_step == 1:
+            adopt_vars(self, {f"{var}_{k}": f"{var}_{k}" for k in range(len(self.stages))
+                              for var in ("spike_count", "spikes")})
+        x = self.layouts[0].inputs_from_lava(np.asarray(self.inp.recv())[None])
+        sent = {INPUT: x if self.is_fixed else x.to(self.dtype)}  # synapses take int32 as is
         for k, stage in enumerate(self.stages):
             a_now = self.buffers[k]  # a synapse delivers last step's input, as in Lava
             groups = self.synapses[k]
@@ -468,8 +499,11 @@ class _FastNetworkModel(PyLoihiProcessModel):
                 self.buffers[k] = self.buffers[k] + synapse(sent[source])
             j, tau = window(self.time_step, self.depths[k], self.timesteps)
             if j >= 0 and tau == 0:
-                self.state[k] = self.v_init[k].clone()
-                self.current[k] = torch.zeros_like(self.state[k])
+                if self.fresh_copy[k]:
+                    self.state[k] = self.v_init[k].clone()
+                    self.current[k] = torch.zeros_like(self.state[k])
+                else:
+                    self.state[k] = self.v_init[k]
             self.state[k], self.current[k], s = self._neuron(k, stage, self.state[k],
                                                              self.current[k], a_now)
             if s is None:
