@@ -610,7 +610,8 @@ def render() -> str:
     for path in sorted(RESULTS.glob("*.json")):
         doc = json.loads(path.read_text())
         title, render_fn = RENDERERS.get(doc["benchmark"], (doc["benchmark"], None))
-        if doc["benchmark"] == "qat":  # one section per dataset
+        if doc["benchmark"] == "qat" or (doc["benchmark"] == "residual"
+                                         and doc["dataset"] != "digits"):  # one per dataset
             title = f"{title} ({doc['dataset']})"
         m = doc["machine"]
         threads = m["torch_threads"]
