@@ -269,8 +269,9 @@ def _run_config(fixed: bool, fast: bool, num_stages: int):
     from lava.magma.core.run_configs import Loihi2SimCfg
 
     from leanspike.adapters.lava.procs.models import fast_network_model
-    from leanspike.adapters.lava.procs.process import SpecNetwork
-    exceptions = {SpecNetwork: fast_network_model(fixed, num_stages)} if fast else {}
+    from leanspike.adapters.lava.procs.process import StreamedSpecNetwork
+    exceptions = ({StreamedSpecNetwork: fast_network_model(fixed, num_stages, streamed=True)}
+                  if fast else {})
     return Loihi2SimCfg(select_tag="fixed_pt" if fixed else "floating_pt",
                         select_sub_proc_model=True, exception_proc_model_map=exceptions)
 
@@ -305,7 +306,12 @@ def run(source, x: torch.Tensor, backend: str = "lava-float", *, registry=None,
     data = layouts[0].inputs_to_lava(data)
     data = data.astype(np.int32) if fixed else data
 
-    from leanspike.adapters.lava.procs.process import Readout, SpecNetwork, StreamInput
+    from leanspike.adapters.lava.procs.process import (
+        Readout,
+        SpecNetwork,
+        StreamedSpecNetwork,
+        StreamInput,
+    )
     from leanspike.adapters.lava.procs.shared import SharedVars
 
     # what is read back after the run, in memory the workers share (``procs.shared``)
@@ -322,16 +328,23 @@ def run(source, x: torch.Tensor, backend: str = "lava-float", *, registry=None,
         shared = table.read(name)
         return var.get() if shared is None else shared
 
-    source_proc = StreamInput(data=data, timesteps=timesteps)
-    network = SpecNetwork(stages=stages, layouts=layouts, timesteps=timesteps, num_samples=n,
-                          input_bits=deployed.fixed.input_bits if fixed else 0, record=record,
-                          shared=table.key)
     spiking_readout = deployed.stages[-1].spiking
     hops = latency(deployed.stages)  # len(stages) in a chain
-    readout = Readout(shape=layouts[-1].output_shape, num_samples=n, timesteps=timesteps,
-                      latency=hops, counts=spiking_readout, shared=table.key)
-    source_proc.s_out.connect(network.inp)
-    network.out.connect(readout.a_in)
+    input_bits = deployed.fixed.input_bits if fixed else 0
+    if fast:  # input, network and readout in one Lava process: no messaging between them
+        network = source_proc = readout = StreamedSpecNetwork(
+            data=data, stages=stages, layouts=layouts, timesteps=timesteps, num_samples=n,
+            input_bits=input_bits, latency=hops, counts=spiking_readout, record=record,
+            shared=table.key)
+    else:
+        source_proc = StreamInput(data=data, timesteps=timesteps)
+        network = SpecNetwork(stages=stages, layouts=layouts, timesteps=timesteps,
+                              num_samples=n, input_bits=input_bits, record=record,
+                              shared=table.key)
+        readout = Readout(shape=layouts[-1].output_shape, num_samples=n, timesteps=timesteps,
+                          latency=hops, counts=spiking_readout, shared=table.key)
+        source_proc.s_out.connect(network.inp)
+        network.out.connect(readout.a_in)
     steps = n * timesteps + hops
     with table, stopped_after(source_proc):
         seconds = execute(source_proc, steps, _run_config(fixed, fast, len(stages)))

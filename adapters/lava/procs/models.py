@@ -25,7 +25,13 @@ from lava.proc.dense.process import Dense
 from lava.proc.sparse.process import Sparse
 
 from leanspike.adapters.lava.layout import StageLayout, conv_kernel_to_lava, pair_to_lava
-from leanspike.adapters.lava.procs.process import Readout, SpecNetwork, SpecNeuron, StreamInput
+from leanspike.adapters.lava.procs.process import (
+    Readout,
+    SpecNetwork,
+    SpecNeuron,
+    StreamedSpecNetwork,
+    StreamInput,
+)
 from leanspike.adapters.lava.procs.shared import adopt_vars
 from leanspike.loihi.alignment import depths
 from leanspike.loihi.emulate import lif_float
@@ -489,7 +495,7 @@ class _FastNetworkModel(PyLoihiProcessModel):
         if self.time_step == 1:
             adopt_vars(self, {f"{var}_{k}": f"{var}_{k}" for k in range(len(self.stages))
                               for var in ("spike_count", "spikes")})
-        x = self.layouts[0].inputs_from_lava(np.asarray(self.inp.recv())[None])
+        x = self.layouts[0].inputs_from_lava(self._receive()[None])
         sent = {INPUT: x if self.is_fixed else x.to(self.dtype)}  # synapses take int32 as is
         for k, stage in enumerate(self.stages):
             a_now = self.buffers[k]  # a synapse delivers last step's input, as in Lava
@@ -517,7 +523,15 @@ class _FastNetworkModel(PyLoihiProcessModel):
             sent[k] = s
         # as the last neuron population does: a spiking readout sends its spikes
         last = len(self.stages) - 1
-        self.out.send(self.layouts[-1].neurons_to_lava(sent[last][0].to(self.dtype)))
+        self._deliver(self.layouts[-1].neurons_to_lava(sent[last][0].to(self.dtype)))
+
+    def _receive(self) -> np.ndarray:
+        """This step's input message (Lava order)."""
+        return np.asarray(self.inp.recv())
+
+    def _deliver(self, a: np.ndarray) -> None:
+        """What the last population sends this step."""
+        self.out.send(a)
 
 
 class _FastFloat(_FastNetworkModel):
@@ -530,25 +544,76 @@ class _FastFixed(_FastNetworkModel):
     out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
 
 
-_FAST_MODELS: dict[tuple[bool, int], type] = {}
+class _StreamedModel(_FastNetworkModel):
+    """The single-process model with ``StreamInput``'s and ``Readout``'s steps in it (the
+    process ``StreamedSpecNetwork``): sample j's input at each of its T steps, then zeros; the
+    output kept (potential at a window's last step, or spikes counted over the window) L steps
+    later, as ``_StreamInputModel`` and ``_ReadoutModel`` do."""
+
+    def _receive(self) -> np.ndarray:
+        if self.time_step == 1:
+            adopt_vars(self, {"output": "output"})
+        j = (self.time_step - 1) // self.timesteps
+        if j < self.data.shape[0]:
+            return self.data[j]
+        return np.zeros(self.data.shape[1:], dtype=self.data.dtype)
+
+    def _deliver(self, a: np.ndarray) -> None:
+        p = self.proc_params
+        rel = self.time_step - p["latency"]  # step 1..T of sample j at rel = j*T + 1..T
+        if rel < 1:
+            return
+        j, tau = divmod(rel - 1, self.timesteps)
+        if j >= self.num_samples:
+            return
+        if p["counts"]:
+            self.output[j] += a
+        elif tau == self.timesteps - 1:
+            self.output[j] = a
 
 
-def fast_network_model(fixed: bool, num_stages: int) -> type:
-    """The single-process ProcessModel of a ``num_stages`` SpecNetwork.
+# Lava's search wants a model of each Process it can find; the runner picks the per-depth class
+# (``fast_network_model(..., streamed=True)``) through ``exception_proc_model_map``
+@implements(proc=StreamedSpecNetwork, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("floating_pt")
+class PyStreamedFloat(_StreamedModel):
+    data: np.ndarray = LavaPyType(np.ndarray, float)
+    output: np.ndarray = LavaPyType(np.ndarray, float)
+
+
+@implements(proc=StreamedSpecNetwork, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PyStreamedFixed(_StreamedModel):
+    data: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+    output: np.ndarray = LavaPyType(np.ndarray, np.int64)
+
+
+_FAST_MODELS: dict[tuple[bool, int, bool], type] = {}
+
+
+def fast_network_model(fixed: bool, num_stages: int, streamed: bool = False) -> type:
+    """The single-process ProcessModel of a ``num_stages`` SpecNetwork (``streamed``: of a
+    StreamedSpecNetwork, input and readout inside).
 
     Lava wants every Var typed on the model class and no more, and SpecNetwork has Vars per
     stage, so the class is made per depth; run configs select it through
     ``exception_proc_model_map`` (the per-layer SubProcessModel stays Lava's default choice).
     """
-    key = (fixed, num_stages)
+    key = (fixed, num_stages, streamed)
     if key not in _FAST_MODELS:
         attrs = {"__module__": __name__, "__doc__": _FastNetworkModel.__doc__}
         for k in range(num_stages):
             attrs[f"spike_count_{k}"] = LavaPyType(np.ndarray, np.int64)
             attrs[f"spikes_{k}"] = LavaPyType(np.ndarray, bool)
-        base = _FastFixed if fixed else _FastFloat
-        cls = type(f"PySpecNetworkFast{'Fixed' if fixed else 'Float'}{num_stages}", (base,), attrs)
-        cls = implements(proc=SpecNetwork, protocol=LoihiProtocol)(cls)
+        if streamed:
+            base, proc = (PyStreamedFixed if fixed else PyStreamedFloat), StreamedSpecNetwork
+        else:
+            base, proc = (_FastFixed if fixed else _FastFloat), SpecNetwork
+        name = f"Py{'Streamed' if streamed else 'SpecNetworkFast'}"
+        cls = type(f"{name}{'Fixed' if fixed else 'Float'}{num_stages}", (base,), attrs)
+        cls = implements(proc=proc, protocol=LoihiProtocol)(cls)
         cls = requires(CPU)(cls)
         cls = tag("fixed_pt" if fixed else "floating_pt")(cls)
         _FAST_MODELS[key] = cls

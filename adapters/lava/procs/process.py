@@ -101,3 +101,23 @@ class SpecNetwork(AbstractProcess):
         for k, layout in enumerate(layouts):
             setattr(self, f"spike_count_{k}", Var(shape=layout.output_shape, init=0))
             setattr(self, f"spikes_{k}", Var(shape=(steps, *layout.output_shape), init=0))
+
+
+class StreamedSpecNetwork(AbstractProcess):
+    """``StreamInput``, ``SpecNetwork`` and ``Readout`` as one Lava process, for the
+    single-process models: the same samples at the same steps, the same arithmetic and the same
+    readout (``output``, ``spike_count_k``, ``spikes_k``), without Lava's messaging between
+    three processes at every step (at T=1 that messaging cost as much as the network)."""
+
+    def __init__(self, *, data: np.ndarray, stages: list, layouts: list, timesteps: int,
+                 num_samples: int, input_bits: int, latency: int, counts: bool = False,
+                 record: bool = False, **kwargs) -> None:
+        super().__init__(stages=stages, layouts=layouts, timesteps=timesteps,
+                         num_samples=num_samples, input_bits=input_bits, latency=latency,
+                         counts=counts, record=record, **kwargs)
+        self.data = Var(shape=data.shape, init=data)
+        self.output = Var(shape=(num_samples, *layouts[-1].output_shape), init=0)
+        steps = num_samples * timesteps if record else 1
+        for k, layout in enumerate(layouts):
+            setattr(self, f"spike_count_{k}", Var(shape=layout.output_shape, init=0))
+            setattr(self, f"spikes_{k}", Var(shape=(steps, *layout.output_shape), init=0))
