@@ -421,11 +421,10 @@ def _unit_beta(beta: torch.Tensor) -> torch.Tensor:
 
 
 def _all_zero(v: torch.Tensor) -> bool:
-    """Whether ``v`` (a neuron's v_init) is all zeros. On an accelerator the answer (a host
-    sync) is kept on the tensor with its version, so it is asked again only after ``v`` has
-    changed in place (load_state_dict, fill_, ...) or been replaced (``.to``)."""
-    if v.device.type == "cpu":
-        return not bool(v.any())
+    """Whether ``v`` (a neuron's v_init) is all zeros. The answer (an op per layer and step
+    on a CPU, a host sync on an accelerator) is kept on the tensor with its version, so it is
+    asked again only after ``v`` has changed in place (load_state_dict, fill_, ...) or been
+    replaced (``.to``)."""
     cached = getattr(v, "_leanspike_zero", None)
     if cached is not None and cached[0] == v._version:
         return cached[1]

@@ -218,3 +218,23 @@ def test_zero_start_shortcuts_match_the_step_loop(timesteps, v_init, learn):
             # (measured up to 2e-7 of the gradient's scale), nothing a wrong term would give
             scale = float(step_grads[name].abs().max())
             assert torch.allclose(grad, step_grads[name], rtol=1e-5, atol=1e-5 * scale), name
+
+
+def test_a_v_init_set_in_place_after_a_run_is_seen(make_mlp_spec):
+    """Whether a v_init is all zeros is remembered per tensor version: filling it in place
+    (load_state_dict, fill_) must make the next run start from the new potential."""
+    import dataclasses
+
+    spec = make_mlp_spec(timesteps=2)
+    net = to_snntorch(spec).eval()
+    x = torch.rand(16, 12, generator=torch.Generator().manual_seed(0)) * 2
+    with torch.no_grad():
+        before = net.run(x).logits
+        leaky = next(m for m in net.layers if hasattr(m, "v_init") and hasattr(m, "threshold"))
+        leaky.v_init.fill_(0.6)
+        after = net.run(x).logits
+    started = dataclasses.replace(spec, layers=[
+        dataclasses.replace(layer, neuron=dataclasses.replace(layer.neuron, v_init=0.6))
+        if k == 0 else layer for k, layer in enumerate(spec.layers)])
+    assert not torch.equal(before, after)
+    torch.testing.assert_close(after, simulate(started, x).output, atol=1e-5, rtol=1e-5)
