@@ -103,13 +103,40 @@ def _population(spec: S.NetworkSpec) -> dict[int, int]:
     return out
 
 
+def _decaying_v_init(v_init, dv, unit: float):
+    """The initial potential on the grid, chosen so that its exact decay is the chip's.
+
+    The chip stores v0 = round(v_init / unit) << 6 and its first step starts from v0 decayed,
+    rounded toward zero (``fx.decay``); the twin multiplies v_init by the leak exactly. A value
+    on the grid would leave the twin up to one v step (1/64 of a unit) above the chip, which
+    at T = 1, where this decay is the only one, flips decisions the tie-break cannot reach. So
+    the twin gets decay(v0) / (64 * leak) units instead. It rounds back to v0's mantissa (the
+    integers stay the same and snapping stays idempotent) whenever 64 * leak > 2; a neuron
+    with a smaller leak keeps the plain grid value."""
+    grid = _snap_scalar(v_init, unit)
+    mant = (torch.as_tensor(grid, dtype=torch.float64) / unit).round()
+    dv = torch.as_tensor(dv, dtype=torch.int64)
+    if not bool((dv > 0).any()):
+        return grid
+    v0 = (mant.to(torch.int64) << fx.ACT_SHIFT).clamp(-fx.STATE_MAX, fx.STATE_MAX)
+    kept = (1 << fx.DECAY_BITS) - dv
+    decayed = fx.decay(v0, dv).to(torch.float64)
+    exact = torch.where(kept > 0, decayed * (1 << fx.DECAY_BITS)
+                        / ((1 << fx.ACT_SHIFT) * kept.clamp(min=1)), mant)
+    exact = torch.where((exact - mant).abs() < 0.49, exact, mant)  # rounds back to mant
+    if not isinstance(v_init, torch.Tensor) and exact.dim() == 0:
+        return float(exact * unit)
+    dtype = v_init.dtype if isinstance(v_init, torch.Tensor) else torch.float32
+    return (exact * unit).to(dtype)
+
+
 def _snapped_neuron(n, fs: fx.FixedStage):
     dv = fx.decay_constant(n.leak.detach().to(torch.float64)
                            if isinstance(n.leak, torch.Tensor) else float(n.leak))
     leak = 1.0 - dv / (1 << fx.DECAY_BITS)
     if isinstance(leak, torch.Tensor):
         leak = leak.to(n.leak.dtype)
-    changes = {"leak": leak, "v_init": _snap_scalar(n.v_init, fs.unit)}
+    changes = {"leak": leak, "v_init": _decaying_v_init(n.v_init, dv, fs.unit)}
     if n.current_leak:
         changes["current_leak"] = 1.0 - fs.du / (1 << fx.DECAY_BITS)
     if isinstance(n, S.LIF):

@@ -8,7 +8,8 @@ import torch
 
 from leanspike import spec as S
 from leanspike.loihi import emulate_fixed, emulate_float, quantize, to_stages
-from leanspike.loihi.snap import TIE_BREAK, snap_to_fixed_point
+from leanspike.loihi import fixed_point as fx
+from leanspike.loihi.snap import TIE_BREAK, _decaying_v_init, snap_to_fixed_point
 
 RANGE = 2.0
 
@@ -69,6 +70,50 @@ def test_without_the_tie_break_exact_ties_would_go_either_way(make_conv_spec):
     twin = emulate_float(to_stages(on_integer), x, 3)
     chip, _ = emulate_fixed(fixed, x)
     assert any(not torch.equal(twin.spikes[i], chip.spikes[i]) for i in twin.spikes)
+
+
+def _leak(spec, leak):
+    layers = [dataclasses.replace(layer, neuron=dataclasses.replace(layer.neuron, leak=leak))
+              if isinstance(layer, S.WEIGHTED) else layer for layer in spec.layers]
+    return dataclasses.replace(spec, layers=layers)
+
+
+@pytest.mark.parametrize("per_neuron", [False, True])
+def test_at_one_step_a_leaky_initial_potential_decides_as_on_chip(make_conv_spec, per_neuron):
+    """Loihi decays v_init rounding toward zero; the snapped v_init is the one whose exact
+    decay is that (a leak of 0.9: 64 * 0.9 is no integer, so the rounding shows)."""
+    spec = _leak(make_conv_spec(timesteps=1, per_neuron=per_neuron), 0.9)
+    snapped, fixed = snap_to_fixed_point(spec, input_range=RANGE)
+    x = _lattice_inputs(spec, 512)
+    twin = emulate_float(to_stages(snapped), x, 1)
+    chip, _ = emulate_fixed(fixed, x)
+    for i in twin.spikes:
+        assert torch.equal(twin.spikes[i], chip.spikes[i]), f"layers[{i}]"
+    # deploying the snapped spec (its units pinned) gives back the same integers
+    stages = to_stages(snapped)
+    again = quantize(stages, input_range=RANGE, timesteps=1,
+                     pinned=fx.pinned_units(snapped.metadata, stages))
+    assert _same(_integers(fixed), _integers(again))
+
+
+@pytest.mark.parametrize("leak", [0.9, 0.95, 0.5 + 1 / 4096, 0.04])
+def test_a_snapped_initial_potential_decays_exactly_to_the_chips_first_value(leak):
+    """For every mantissa the twin's leak * v_init is the chip's decayed v0 (to float64
+    rounding), and it rounds back to the same mantissa. The control: the plain grid value
+    m * unit decays to a value off the chip's for some mantissas (a tie v == vth on chip
+    would then fire in the twin); with a leak of 64 * leak <= 2 the grid value is kept."""
+    unit = 2.0 ** -10
+    dv = fx.decay_constant(leak)
+    kept = 1 - dv / 4096
+    mant = torch.arange(-3000, 3000, dtype=torch.float64)
+    v_init = _decaying_v_init(mant * unit, dv, unit)
+    assert torch.equal(torch.round(v_init.to(torch.float64) / unit), mant)
+    chip = fx.decay(mant.to(torch.int64) << fx.ACT_SHIFT, dv).to(torch.float64) / 64 * unit
+    if 64 * kept > 2:
+        torch.testing.assert_close(kept * v_init.to(torch.float64), chip, rtol=1e-6, atol=0)
+        assert not torch.allclose(kept * mant * unit, chip, rtol=1e-6, atol=0)
+    else:
+        assert torch.equal(v_init.to(torch.float64), mant * unit)
 
 
 def test_snapping_is_idempotent_and_keeps_masks(make_conv_spec):
