@@ -18,6 +18,7 @@ import torch
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node",
             "2"]
 WORKER = Path(__file__).with_name("worker.py")
+HANG_GUARD = Path(__file__).with_name("hang_guard.py")
 STAGES = ["ann-reference", "ann", "converted", "retrained", "pruned", "quantised",
           "deployed-lava-fixed"]
 
@@ -62,23 +63,30 @@ def _torchrun(*args, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
 
 
-@pytest.fixture(scope="module")
-def ranks(tmp_path_factory):
-    """What each of the worker's two ranks ended with. Run again (in a fresh folder) once if a
-    rank hung: three clean-clone runs, CI's among them, have seen a gloo rank hang, which 32
-    runs of the worker alone never reproduced. A hang is not what these tests check, but it is
-    not hidden either: the first one's stacks become a warning in the test report, and a
-    second hang fails every test here with its stacks."""
+def _once_more_if_hung(run, tmp_path_factory, name: str):
+    """``run(folder)`` in a fresh folder, and once more in another if a rank hung: clean-clone
+    runs, CI's among them, have seen a gloo rank hang without a word, which 32 runs of the
+    worker alone never reproduced. A hang is not what these tests check, but it is not hidden
+    either: the first one's stacks become a warning in the test report, and a second hang
+    fails the test with its stacks."""
     for attempt in (1, 2):
-        root = tmp_path_factory.mktemp("worker")
+        folder = tmp_path_factory.mktemp(name)
         try:
-            _torchrun(WORKER, root, root / "reg")
-            break
+            return run(folder)
         except Hung as hung:
             if attempt == 2:
                 raise
             warnings.warn(f"torchrun hung and was run again: {hung}", stacklevel=1)
-    return [torch.load(root / f"rank{r}.pt") for r in (0, 1)], root
+
+
+@pytest.fixture(scope="module")
+def ranks(tmp_path_factory):
+    """What each of the worker's two ranks ended with, and the folder they wrote to."""
+    def run(root):
+        _torchrun(WORKER, root, root / "reg")
+        return [torch.load(root / f"rank{r}.pt") for r in (0, 1)], root
+
+    return _once_more_if_hung(run, tmp_path_factory, "worker")
 
 
 def test_each_rank_trains_on_its_own_half_of_the_data(ranks):
@@ -119,26 +127,31 @@ def test_a_failure_on_rank_zero_fails_the_other_rank_too(ranks):
 
 
 @pytest.mark.lava
-def test_pipeline_under_torchrun_registers_each_stage_once_and_resumes(tmp_path):
+def test_pipeline_under_torchrun_registers_each_stage_once_and_resumes(tmp_path_factory):
     from leanspike.registry import Registry
 
-    args = ["-m", "leanspike.app", "pipeline", "--quick", "--registry", tmp_path / "reg",
-            "--out", tmp_path / "run", "--no-progress"]
-    start = time.perf_counter()
-    done = _torchrun(*args, timeout=420)
-    print(f"2-process quick pipeline: {time.perf_counter() - start:.1f} s")
+    def run(folder):
+        args = [HANG_GUARD, "leanspike.app", "pipeline", "--quick", "--registry",
+                folder / "reg", "--out", folder / "run", "--no-progress"]
+        start = time.perf_counter()
+        done = _torchrun(*args, timeout=420)
+        print(f"2-process quick pipeline: {time.perf_counter() - start:.1f} s")
+        summary = json.loads((folder / "run" / "summary.json").read_text())
+        entries = Registry(folder / "reg").list()
+        again = _torchrun(*args, timeout=420)
+        resumed = json.loads((folder / "run" / "summary.json").read_text())
+        return folder, done, entries, summary, again, resumed
+
+    folder, done, entries, summary, again, resumed = _once_more_if_hung(
+        run, tmp_path_factory, "pipeline")
     assert done.stdout.count("pipeline digits-small-cnn: registry") == 1  # rank 0 prints
-    entries = Registry(tmp_path / "reg").list()
     assert sorted(e.stage for e in entries) == sorted(STAGES)
-    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert [s["entry"] for s in summary["stages"]] == [e.ref for e in entries]
     assert summary["stages"][-1]["accuracy"] > 0.3
     # Lava runs the emulation's integers; the float twin can tip a tie at a threshold
     assert summary["stages"][-1]["lava_agreement"] >= 0.9
 
-    again = _torchrun(*args, timeout=420)
     assert again.stdout.count("reusing") == len(STAGES)
-    assert len(Registry(tmp_path / "reg").list()) == len(STAGES)
-    resumed = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert len(Registry(folder / "reg").list()) == len(STAGES)
     assert [s["accuracy"] for s in resumed["stages"]] == \
         [s["accuracy"] for s in summary["stages"]]
