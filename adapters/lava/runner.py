@@ -270,7 +270,7 @@ def _run_config(fixed: bool, fast: bool, num_stages: int):
 
     from leanspike.adapters.lava.procs.models import fast_network_model
     from leanspike.adapters.lava.procs.process import StreamedSpecNetwork
-    exceptions = ({StreamedSpecNetwork: fast_network_model(fixed, num_stages, streamed=True)}
+    exceptions = ({StreamedSpecNetwork: fast_network_model(fixed, num_stages)}
                   if fast else {})
     return Loihi2SimCfg(select_tag="fixed_pt" if fixed else "floating_pt",
                         select_sub_proc_model=True, exception_proc_model_map=exceptions)

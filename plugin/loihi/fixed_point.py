@@ -148,6 +148,31 @@ def decay(v: torch.Tensor, dv: int | torch.Tensor) -> torch.Tensor:
     return torch.sign(p) * (p.abs() >> DECAY_BITS)
 
 
+def initial_units(v_init, leak, unit: float) -> torch.Tensor:
+    """The whole units n nearest leak * v_init: what a window's decayed start is on chip."""
+    def f64(x):
+        return (x.detach() if isinstance(x, torch.Tensor) else torch.as_tensor(x)).double()
+
+    return torch.round(f64(leak) * f64(v_init) / unit).to(torch.int64)
+
+
+def initial_potential(v_init, leak, dv, unit: float) -> torch.Tensor:
+    """The chip's v0 for a float initial potential, in v units.
+
+    A window starts from v0 decayed (``decay``), so v0 only matters through that value: v0 is
+    the integer whose decay is n << 6 for the whole units n nearest leak * v_init
+    (``initial_units``), rather than v_init's nearest unit, whose decay is generally no whole
+    unit. The decayed start is then one more bias mantissa, exactly: at T = 1 the netx export
+    (whose neuron starts at 0) moves it into the bias, and a snapped twin's v_init is
+    n * unit / leak (``leanspike.loihi.snap``). Without leak v0 is v_init's nearest unit << 6."""
+    n = initial_units(v_init, leak, unit)
+    kept = (1 << DECAY_BITS) - torch.as_tensor(dv, dtype=torch.int64)
+    target = n.abs() << ACT_SHIFT
+    # the least |v0| with floor(|v0| * kept / 4096) == target (decay steps by 0 or 1 per v)
+    v0 = torch.sign(n) * ((target * (1 << DECAY_BITS) + kept - 1) // kept)
+    return v0.clamp(-STATE_MAX, STATE_MAX)
+
+
 def decay_constant(leak: float | torch.Tensor) -> int | torch.Tensor:
     """Loihi's 12-bit dv for a leak (per neuron for a tensor): leak = 1 - dv / 4096."""
     if isinstance(leak, torch.Tensor):
@@ -404,13 +429,12 @@ def _quantize_at(stage: Stage, w: torch.Tensor, w_max: float, unit: float, exp: 
         th_err = float(((vth.to(torch.float64) * unit - th).abs() / th).max())
         vth_range = (int(vth.min()), int(vth.max()))
     bias_mant, clipped_b = _round_clip(stage.bias / unit, -BIAS_MANT_MAX - 1, BIAS_MANT_MAX)
-    v_init = torch.round(stage.v_init / unit).to(torch.int64) << ACT_SHIFT
-    v_init = v_init.clamp(-STATE_MAX, STATE_MAX)
     dv = decay_constant(stage.leak)
     if bool(torch.as_tensor(dv >= (1 << DECAY_BITS)).any()):
         leak = float(torch.as_tensor(stage.leak).min())
         raise ConfigError(f"layers[{stage.layer_index}]: leak {leak} needs a decay of "
                           f"4096/4096, beyond Loihi's 12-bit dv (max leak step 4095/4096)")
+    v_init = initial_potential(stage.v_init, stage.leak, dv, unit)
     du = NO_MEMORY
     if stage.current_leak:
         # the nearest decay Loihi has (du 1..4095: current_leak 1/4096 .. 4095/4096); a current

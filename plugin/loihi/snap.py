@@ -17,10 +17,13 @@ as the chip does; rounding the threshold again gives vth back. A reset by subtra
 1/1024 with it, which stays inside the gap for up to 8 spikes of a neuron with a leak (512
 without).
 
-What stays approximate: a first layer whose input lattice has a non-zero offset (the offset's
-current is folded into a per-neuron bias on chip, a per-channel bias in the spec), and leaks
-below 1 and current decays (snnTorch Synaptic's alpha) at T > 1 (Loihi's decay rounds toward
-zero each step).
+What stays approximate: with an input lattice with a non-zero offset (standardised pixels), the
+neurons of a first convolution next to a padded border (the offset's current is folded into a
+per-neuron bias on chip, the spec has one bias per channel, which is exact for the others);
+leaks below 1 and current decays (snnTorch Synaptic's alpha) at T > 1 (Loihi's decay rounds
+toward zero each step); and float32 inputs, which sit off their lattice by their own rounding:
+where the first layer's weights are large against its unit that error can outgrow the
+tie-break (float64 inputs decide as on chip).
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ def _grid(value: torch.Tensor, step: torch.Tensor | float) -> torch.Tensor:
 
 def _snap_scalar(value, unit: float, lowest: int | None = None, highest: int | None = None,
                  above: float = 0.0):
-    """A threshold/initial potential (float or per-neuron tensor) on the weight-unit grid,
+    """A threshold (float or per-neuron tensor) on the weight-unit grid,
     its mantissa clipped to [lowest, highest] as ``quantize`` clips it (a threshold is at
     least one unit: below half a unit it would round to zero, which no spec allows), plus
     ``above`` units."""
@@ -103,31 +106,18 @@ def _population(spec: S.NetworkSpec) -> dict[int, int]:
     return out
 
 
-def _decaying_v_init(v_init, dv, unit: float):
-    """The initial potential on the grid, chosen so that its exact decay is the chip's.
+def _snapped_v_init(v_init, leak, snapped_leak, unit: float):
+    """The initial potential whose exact decay is the chip's first-step start.
 
-    The chip stores v0 = round(v_init / unit) << 6 and its first step starts from v0 decayed,
-    rounded toward zero (``fx.decay``); the twin multiplies v_init by the leak exactly. A value
-    on the grid would leave the twin up to one v step (1/64 of a unit) above the chip, which
-    at T = 1, where this decay is the only one, flips decisions the tie-break cannot reach. So
-    the twin gets decay(v0) / (64 * leak) units instead. It rounds back to v0's mantissa (the
-    integers stay the same and snapping stays idempotent) whenever 64 * leak > 2; a neuron
-    with a smaller leak keeps the plain grid value."""
-    grid = _snap_scalar(v_init, unit)
-    mant = (torch.as_tensor(grid, dtype=torch.float64) / unit).round()
-    dv = torch.as_tensor(dv, dtype=torch.int64)
-    if not bool((dv > 0).any()):
-        return grid
-    v0 = (mant.to(torch.int64) << fx.ACT_SHIFT).clamp(-fx.STATE_MAX, fx.STATE_MAX)
-    kept = (1 << fx.DECAY_BITS) - dv
-    decayed = fx.decay(v0, dv).to(torch.float64)
-    exact = torch.where(kept > 0, decayed * (1 << fx.DECAY_BITS)
-                        / ((1 << fx.ACT_SHIFT) * kept.clamp(min=1)), mant)
-    exact = torch.where((exact - mant).abs() < 0.49, exact, mant)  # rounds back to mant
-    if not isinstance(v_init, torch.Tensor) and exact.dim() == 0:
-        return float(exact * unit)
+    The chip's v0 decays to n whole units (``fx.initial_potential``); the twin multiplies
+    v_init by its leak exactly, so it gets n * unit / leak. Quantising it again gives the same
+    n (snapping stays idempotent); without a leak it is the plain grid value."""
+    n = fx.initial_units(v_init, leak, unit).to(torch.float64)
+    value = n * unit / torch.as_tensor(snapped_leak, dtype=torch.float64)
+    if not isinstance(v_init, torch.Tensor) and value.dim() == 0:
+        return float(value)
     dtype = v_init.dtype if isinstance(v_init, torch.Tensor) else torch.float32
-    return (exact * unit).to(dtype)
+    return value.to(dtype)
 
 
 def _snapped_neuron(n, fs: fx.FixedStage):
@@ -136,7 +126,7 @@ def _snapped_neuron(n, fs: fx.FixedStage):
     leak = 1.0 - dv / (1 << fx.DECAY_BITS)
     if isinstance(leak, torch.Tensor):
         leak = leak.to(n.leak.dtype)
-    changes = {"leak": leak, "v_init": _decaying_v_init(n.v_init, dv, fs.unit)}
+    changes = {"leak": leak, "v_init": _snapped_v_init(n.v_init, n.leak, leak, fs.unit)}
     if n.current_leak:
         changes["current_leak"] = 1.0 - fs.du / (1 << fx.DECAY_BITS)
     if isinstance(n, S.LIF):
@@ -160,6 +150,42 @@ def _snapped_biases(spec: S.NetworkSpec, population: dict[int, int],
             total = sum(spec.layers[i].bias.detach().to(torch.float64) for i in biased)
             out[biased[0]] = _grid(total, units[target]).to(spec.layers[biased[0]].bias.dtype)
     return out
+
+
+def _offset_on_grid(spec: S.NetworkSpec, layers: list, fixed: fx.FixedNetwork,
+                    population: dict[int, int]) -> list:
+    """The first layer's bias, set so that bias plus the input offset's current is on the
+    grid, as the chip's (per-neuron) bias register holds it.
+
+    With an input lattice x = offset + step * p the chip receives p; the offset's current
+    (offset times the weights a neuron sees) joins its bias mantissa, rounded once per neuron
+    (``fx._encoded_first_stage``). The twin receives x and adds the offset's current to its
+    own bias in float: with that bias on the grid it would be up to half a unit off the chip.
+    So the bias becomes grid(bias + c) - c, c the offset's current of the weights as snapped:
+    exact for a dense layer (a bias per neuron) and, for a convolution (a bias per channel),
+    for the neurons whose receptive field has the channel's most common current (those away
+    from a padded border); the others keep an error below half a unit."""
+    encoding = fixed.encoding
+    first = fixed.stages[0].stage
+    members = [i for i, p in population.items() if p == first.layer_index]
+    if not bool((encoding.offset != 0).any()) or len(members) != 1:
+        return layers
+    i = members[0]
+    stage = to_stages(dataclasses.replace(spec, layers=layers))[0]
+    offset = encoding.per_channel(encoding.offset, stage.input_shape)[None]
+    current = stage.synapse(offset.to(torch.float64))[0].reshape(stage.output_shape)
+    if stage.kind == "conv":  # the most common current of each channel's neurons
+        current = torch.stack([c.flatten().mode().values for c in current])
+    current = current.reshape(-1)
+    original = spec.layers[i].bias
+    bias = (torch.zeros_like(current) if original is None
+            else original.detach().to(torch.float64).reshape(-1))
+    unit = fixed.stages[0].unit
+    snapped = torch.round((bias + current) / unit) * unit - current
+    dtype = original.dtype if original is not None else spec.layers[i].weight.dtype
+    layers = list(layers)
+    layers[i] = dataclasses.replace(layers[i], bias=snapped.to(dtype))
+    return layers
 
 
 def snap_to_fixed_point(spec: S.NetworkSpec, calibration: torch.Tensor | None = None, *,
@@ -193,6 +219,7 @@ def snap_to_fixed_point(spec: S.NetworkSpec, calibration: torch.Tensor | None = 
         if getattr(layer, "neuron", None) is not None:
             changes["neuron"] = _snapped_neuron(layer.neuron, by_layer[i])
         layers.append(dataclasses.replace(layer, **changes) if changes else layer)
+    layers = _offset_on_grid(spec, layers, fixed, population)
     metadata = {**spec.metadata, "fixed_point": {
         "snapped": True, "input_bits": input_bits,
         "layers": [r.as_dict() for r in fixed.report]}}

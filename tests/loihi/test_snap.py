@@ -9,7 +9,7 @@ import torch
 from leanspike import spec as S
 from leanspike.loihi import emulate_fixed, emulate_float, quantize, to_stages
 from leanspike.loihi import fixed_point as fx
-from leanspike.loihi.snap import TIE_BREAK, _decaying_v_init, snap_to_fixed_point
+from leanspike.loihi.snap import TIE_BREAK, _snapped_v_init, snap_to_fixed_point
 
 RANGE = 2.0
 
@@ -96,24 +96,70 @@ def test_at_one_step_a_leaky_initial_potential_decides_as_on_chip(make_conv_spec
     assert _same(_integers(fixed), _integers(again))
 
 
-@pytest.mark.parametrize("leak", [0.9, 0.95, 0.5 + 1 / 4096, 0.04])
-def test_a_snapped_initial_potential_decays_exactly_to_the_chips_first_value(leak):
-    """For every mantissa the twin's leak * v_init is the chip's decayed v0 (to float64
-    rounding), and it rounds back to the same mantissa. The control: the plain grid value
-    m * unit decays to a value off the chip's for some mantissas (a tie v == vth on chip
-    would then fire in the twin); with a leak of 64 * leak <= 2 the grid value is kept."""
+@pytest.mark.parametrize("leak", [0.9, 0.95, 0.5 + 1 / 4096, 0.04, 1 / 4096, 1.0])
+def test_an_initial_potential_decays_to_whole_units_on_chip_and_in_the_twin(leak):
+    """The chip's v0 is the least integer whose decay is n whole units (n nearest
+    leak * v_init), so the decayed start is one more bias mantissa; the twin's snapped v_init
+    decays to the same n units exactly (to float rounding) and quantises back to the same n.
+    The control: v_init's nearest unit << 6 decays to no whole unit for most values."""
     unit = 2.0 ** -10
     dv = fx.decay_constant(leak)
     kept = 1 - dv / 4096
-    mant = torch.arange(-3000, 3000, dtype=torch.float64)
-    v_init = _decaying_v_init(mant * unit, dv, unit)
-    assert torch.equal(torch.round(v_init.to(torch.float64) / unit), mant)
-    chip = fx.decay(mant.to(torch.int64) << fx.ACT_SHIFT, dv).to(torch.float64) / 64 * unit
-    if 64 * kept > 2:
-        torch.testing.assert_close(kept * v_init.to(torch.float64), chip, rtol=1e-6, atol=0)
-        assert not torch.allclose(kept * mant * unit, chip, rtol=1e-6, atol=0)
-    else:
-        assert torch.equal(v_init.to(torch.float64), mant * unit)
+    v_init = torch.linspace(-3.0, 3.0, 20001).double()  # float32 values, as a spec holds
+    n = torch.round(leak * v_init / unit).to(torch.int64)
+    v0 = fx.initial_potential(v_init, leak, dv, unit)
+    assert torch.equal(fx.decay(v0, dv), n << fx.ACT_SHIFT)
+    smaller = v0 - torch.sign(v0)  # one step toward zero decays to less
+    assert bool((fx.decay(smaller, dv).abs() < (n.abs() << fx.ACT_SHIFT))[n != 0].all())
+    twin = _snapped_v_init(v_init.float(), leak, kept, unit)
+    torch.testing.assert_close(kept * twin.double() / unit, n.double(), rtol=1e-6, atol=1e-9)
+    assert torch.equal(fx.initial_units(twin, kept, unit), n)
+    plain = torch.round(v_init / unit).to(torch.int64) << fx.ACT_SHIFT
+    whole = fx.decay(plain, dv) % (1 << fx.ACT_SHIFT) == 0
+    assert bool(whole.all()) == (leak == 1.0)
+
+
+def _offset_lattice(spec, n=512, levels=17):
+    """Standardised pixels: 17 levels on a lattice 0.4 of a step off zero (float64:
+    float32 pixels would sit off their lattice by rounding, which the twin's current carries)."""
+    g = torch.Generator().manual_seed(4)
+    k = torch.randint(0, levels, (n, *spec.input_shape), generator=g).to(torch.float64)
+    return (k / (levels - 1) - 0.4) / 0.3
+
+
+def _twin_and_chip(spec, x):
+    snapped, _ = snap_to_fixed_point(spec, x)
+    stages = to_stages(snapped)
+    fixed = quantize(stages, x, timesteps=spec.timesteps,
+                     pinned=fx.pinned_units(snapped.metadata, stages))
+    assert bool((fixed.encoding.offset != 0).all())
+    return snapped, emulate_float(stages, x, spec.timesteps), emulate_fixed(fixed, x)[0]
+
+
+def test_an_input_offset_rides_on_the_bias_exactly_in_a_dense_first_layer(make_mlp_spec):
+    spec = make_mlp_spec(timesteps=2, sizes=(12, 30, 20, 5))
+    _, twin, chip = _twin_and_chip(spec, _offset_lattice(spec))
+    for i in twin.spikes:
+        assert torch.equal(twin.spikes[i], chip.spikes[i]), f"layers[{i}]"
+
+
+def test_an_input_offset_is_exact_away_from_a_padded_border(make_conv_spec):
+    """A convolution has one bias per channel: the neurons whose receptive field lies inside
+    the image decide as on chip, those next to the padding may not. The control: the bias on
+    the grid, without the offset's current, flips neurons inside too."""
+    spec = _no_leak(make_conv_spec(timesteps=2))
+    x = _offset_lattice(spec)
+    snapped, twin, chip = _twin_and_chip(spec, x)
+    inside = (slice(None), slice(None), slice(None), slice(1, -1), slice(1, -1))
+    assert torch.equal(twin.spikes[0][inside], chip.spikes[0][inside])
+    assert bool((twin.spikes[0] != chip.spikes[0]).sum() < 0.01 * twin.spikes[0].numel())
+    unit = snapped.metadata["fixed_point"]["layers"][0]["unit"]
+    first = snapped.layers[0]
+    on_grid = dataclasses.replace(snapped, layers=[
+        dataclasses.replace(first, bias=torch.round(first.bias / unit) * unit),
+        *snapped.layers[1:]])
+    control = emulate_float(to_stages(on_grid), x, 2)
+    assert not torch.equal(control.spikes[0][inside], chip.spikes[0][inside])
 
 
 def test_snapping_is_idempotent_and_keeps_masks(make_conv_spec):

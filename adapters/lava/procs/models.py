@@ -526,22 +526,12 @@ class _FastNetworkModel(PyLoihiProcessModel):
         self._deliver(self.layouts[-1].neurons_to_lava(sent[last][0].to(self.dtype)))
 
     def _receive(self) -> np.ndarray:
-        """This step's input message (Lava order)."""
-        return np.asarray(self.inp.recv())
+        """This step's input (Lava order)."""
+        raise NotImplementedError
 
     def _deliver(self, a: np.ndarray) -> None:
         """What the last population sends this step."""
-        self.out.send(a)
-
-
-class _FastFloat(_FastNetworkModel):
-    inp: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
-    out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
-
-
-class _FastFixed(_FastNetworkModel):
-    inp: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
-    out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
+        raise NotImplementedError
 
 
 class _StreamedModel(_FastNetworkModel):
@@ -573,7 +563,7 @@ class _StreamedModel(_FastNetworkModel):
 
 
 # Lava's search wants a model of each Process it can find; the runner picks the per-depth class
-# (``fast_network_model(..., streamed=True)``) through ``exception_proc_model_map``
+# (``fast_network_model``) through ``exception_proc_model_map``
 @implements(proc=StreamedSpecNetwork, protocol=LoihiProtocol)
 @requires(CPU)
 @tag("floating_pt")
@@ -590,30 +580,26 @@ class PyStreamedFixed(_StreamedModel):
     output: np.ndarray = LavaPyType(np.ndarray, np.int64)
 
 
-_FAST_MODELS: dict[tuple[bool, int, bool], type] = {}
+_FAST_MODELS: dict[tuple[bool, int], type] = {}
 
 
-def fast_network_model(fixed: bool, num_stages: int, streamed: bool = False) -> type:
-    """The single-process ProcessModel of a ``num_stages`` SpecNetwork (``streamed``: of a
-    StreamedSpecNetwork, input and readout inside).
+def fast_network_model(fixed: bool, num_stages: int) -> type:
+    """The single-process ProcessModel of a ``num_stages`` StreamedSpecNetwork (input,
+    network and readout in one process).
 
-    Lava wants every Var typed on the model class and no more, and SpecNetwork has Vars per
+    Lava wants every Var typed on the model class and no more, and the process has Vars per
     stage, so the class is made per depth; run configs select it through
-    ``exception_proc_model_map`` (the per-layer SubProcessModel stays Lava's default choice).
+    ``exception_proc_model_map``.
     """
-    key = (fixed, num_stages, streamed)
+    key = (fixed, num_stages)
     if key not in _FAST_MODELS:
         attrs = {"__module__": __name__, "__doc__": _FastNetworkModel.__doc__}
         for k in range(num_stages):
             attrs[f"spike_count_{k}"] = LavaPyType(np.ndarray, np.int64)
             attrs[f"spikes_{k}"] = LavaPyType(np.ndarray, bool)
-        if streamed:
-            base, proc = (PyStreamedFixed if fixed else PyStreamedFloat), StreamedSpecNetwork
-        else:
-            base, proc = (_FastFixed if fixed else _FastFloat), SpecNetwork
-        name = f"Py{'Streamed' if streamed else 'SpecNetworkFast'}"
-        cls = type(f"{name}{'Fixed' if fixed else 'Float'}{num_stages}", (base,), attrs)
-        cls = implements(proc=proc, protocol=LoihiProtocol)(cls)
+        base = PyStreamedFixed if fixed else PyStreamedFloat
+        cls = type(f"PyStreamed{'Fixed' if fixed else 'Float'}{num_stages}", (base,), attrs)
+        cls = implements(proc=StreamedSpecNetwork, protocol=LoihiProtocol)(cls)
         cls = requires(CPU)(cls)
         cls = tag("fixed_pt" if fixed else "floating_pt")(cls)
         _FAST_MODELS[key] = cls

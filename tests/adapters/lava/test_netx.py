@@ -25,8 +25,7 @@ def test_netx_is_exact_at_t1_for_a_conv_network_with_pooling(make_conv_spec, tmp
     spec = make_conv_spec(timesteps=1)
     for _, layer in spec.weighted_layers():
         layer.neuron.leak = leak
-        if leak == 0.875:
-            layer.neuron.v_init = 0.0  # a decayed v_init need not be a whole bias mantissa
+        layer.neuron.v_init = 0.3  # decays to whole bias mantissas (fx.initial_potential)
     net, x = _fixed(spec)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
