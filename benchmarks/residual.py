@@ -66,6 +66,9 @@ def run_arch(arch: str, seed: int, folder: Path, args) -> dict:
             record["lava_twin_agreement"] = stage.lava_agreement
             record["lava_float_agreement"] = stage.extra["float_agreement"]
             record["lava_emulation_agreement"] = stage.extra["emulation_agreement"]
+            if stage.extra.get("tied_outputs") is not None:
+                record["lava_tied_outputs"] = stage.extra["tied_outputs"]
+                record["lava_twin_untied_agreement"] = stage.extra["untied_agreement"]
     # the network's size as pruned (the deployed twin of a graph has a weighted node per
     # synapse group: copies of the layers after a SEW sum, identity shortcuts)
     spec = pruned
