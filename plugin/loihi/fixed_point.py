@@ -256,6 +256,13 @@ class InputEncoding:
         p = torch.round((x.to(torch.float64) - offset) / step)
         return p.clamp(-top, top).to(torch.int64)
 
+    def represented(self, x: torch.Tensor) -> torch.Tensor:
+        """The real values the chip's payloads stand for (float64): ``x`` itself where the
+        encoding is exact, else ``x`` rounded onto the lattice and clipped to its range."""
+        shape = tuple(x.shape[1:])
+        return (self.per_channel(self.offset, shape)
+                + self.per_channel(self.step, shape) * self.encode(x).to(torch.float64))
+
     def as_dict(self) -> dict:
         return {"step": self.step.tolist(), "offset": self.offset.tolist(), "bits": self.bits,
                 "exact": self.exact}

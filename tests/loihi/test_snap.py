@@ -162,6 +162,28 @@ def test_an_input_offset_is_exact_away_from_a_padded_border(make_conv_spec):
     assert not torch.equal(control.spikes[0][inside], chip.spikes[0][inside])
 
 
+def test_with_too_few_input_bits_the_twin_decides_as_the_chip_on_the_chips_input(
+        make_mlp_spec):
+    """17 input levels in 4 bits (15 payloads) is no exact encoding: the chip receives the
+    input rounded onto a coarser lattice. ``represented`` is that input as real values; on it
+    the twin decides as the chip, on the raw input it does not (the control)."""
+    spec = make_mlp_spec(timesteps=2, sizes=(12, 30, 20, 5))
+    x = _offset_lattice(spec)
+    snapped, _ = snap_to_fixed_point(spec, x, input_bits=4)
+    stages = to_stages(snapped)
+    fixed = quantize(stages, x, timesteps=2, input_bits=4,
+                     pinned=fx.pinned_units(snapped.metadata, stages))
+    assert not fixed.encoding.exact
+    chip, _ = emulate_fixed(fixed, x)
+    seen = fixed.encoding.represented(x)
+    assert torch.equal(fixed.encoding.encode(seen), fixed.encoding.encode(x))
+    on_chip_input = emulate_float(stages, seen, 2)
+    for i in chip.spikes:
+        assert torch.equal(on_chip_input.spikes[i], chip.spikes[i]), f"layers[{i}]"
+    raw = emulate_float(stages, x, 2)
+    assert not torch.equal(raw.spikes[0], chip.spikes[0])
+
+
 def test_snapping_is_idempotent_and_keeps_masks(make_conv_spec):
     spec = _no_leak(make_conv_spec(timesteps=2, per_neuron=True))
     once, fixed_once = snap_to_fixed_point(spec, input_range=RANGE)

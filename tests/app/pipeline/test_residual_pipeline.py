@@ -24,6 +24,7 @@ def test_sew_resnet_goes_through_every_stage_to_lava(tmp_path):
     assert final["lava_agreement"] >= 0.99  # and with the snapped snnTorch twin (ties aside)
     assert final["untied_agreement"] >= final["lava_agreement"] - 1e-9
     assert 0 <= final["tied_outputs"] < final["test_samples"]
+    assert final["input_exact"] is True  # digits' 17 levels fit the 8-bit input exactly
     assert stages[-2]["stage"] == "Loihi 2 fixed point (snnTorch twin)"
     assert final["accuracy"] > 0.2  # 90% pruned in 12 quick epochs (measured 0.38-0.42)
     reg = Registry(tmp_path / "reg")
