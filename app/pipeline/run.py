@@ -253,8 +253,7 @@ def run_pipeline(config: PipelineConfig, registry, *, progress: bool = True,
         deployed.ref, reused,
         {k: m.get(k) for k in ("float_agreement", "emulation_agreement", "spike_counts_equal",
                                "tied_outputs", "untied_agreement", "input_exact",
-                               "samples_per_s",
-                               "test_samples")}))
+                               "samples_per_s", "test_samples")}))
     return PipelineResult(config, records, sweep, registry.load(deployed),
                           time.perf_counter() - start)
 

@@ -136,56 +136,52 @@ def _snapped_neuron(n, fs: fx.FixedStage):
 
 
 def _snapped_biases(spec: S.NetworkSpec, population: dict[int, int],
-                    units: dict[int, float]) -> dict[int, torch.Tensor | None]:
+                    units: dict[int, float], currents: dict[int, torch.Tensor]
+                    ) -> dict[int, torch.Tensor | None]:
     """Per weighted layer its bias on the grid of its population's unit. The groups of one
     population share one bias register: their biases are summed, rounded once, and put on the
-    first group that has one (the others get none), as the chip holds them."""
+    first group that has one (the others get none), as the chip holds them. A population with
+    an input offset's current c (``_offset_currents``) holds bias + c in that register, so its
+    bias becomes grid(bias + c) - c."""
     out: dict[int, torch.Tensor | None] = {}
     for target in sorted(set(population.values())):
         members = [i for i, p in population.items() if p == target]
         biased = [i for i in members if spec.layers[i].bias is not None]
         for i in members:
             out[i] = None
-        if biased:
-            total = sum(spec.layers[i].bias.detach().to(torch.float64) for i in biased)
-            out[biased[0]] = _grid(total, units[target]).to(spec.layers[biased[0]].bias.dtype)
+        current = currents.get(target)
+        if not biased and current is None:
+            continue
+        holder = biased[0] if biased else members[0]
+        like = spec.layers[holder].bias if biased else spec.layers[holder].weight
+        total = sum(spec.layers[i].bias.detach().to(torch.float64).reshape(-1) for i in biased)
+        if current is None:
+            out[holder] = _grid(total, units[target]).to(like.dtype)
+        else:
+            out[holder] = (_grid(total + current, units[target]) - current).to(like.dtype)
     return out
 
 
-def _offset_on_grid(spec: S.NetworkSpec, layers: list, fixed: fx.FixedNetwork,
-                    population: dict[int, int]) -> list:
-    """The first layer's bias, set so that bias plus the input offset's current is on the
-    grid, as the chip's (per-neuron) bias register holds it.
+def _offset_currents(spec: S.NetworkSpec, fixed: fx.FixedNetwork) -> dict[int, torch.Tensor]:
+    """The input offset's current per neuron of the first population (flat, per channel for a
+    convolution), for ``_snapped_biases``; ``spec`` has its weights snapped.
 
     With an input lattice x = offset + step * p the chip receives p; the offset's current
     (offset times the weights a neuron sees) joins its bias mantissa, rounded once per neuron
-    (``fx._encoded_first_stage``). The twin receives x and adds the offset's current to its
-    own bias in float: with that bias on the grid it would be up to half a unit off the chip.
-    So the bias becomes grid(bias + c) - c, c the offset's current of the weights as snapped:
-    exact for a dense layer (a bias per neuron) and, for a convolution (a bias per channel),
-    for the neurons whose receptive field has the channel's most common current (those away
-    from a padded border); the others keep an error below half a unit."""
+    (``fx._encoded_first_stage``). The twin receives x and adds that current to its own bias
+    in float, so its bias must be the register's value less the current: exact for a dense
+    layer (a bias per neuron) and, for a convolution (a bias per channel), for the neurons
+    whose receptive field has the channel's most common current (those away from a padded
+    border); the others keep an error below half a unit."""
     encoding = fixed.encoding
-    first = fixed.stages[0].stage
-    members = [i for i, p in population.items() if p == first.layer_index]
-    if not bool((encoding.offset != 0).any()) or len(members) != 1:
-        return layers
-    i = members[0]
-    stage = to_stages(dataclasses.replace(spec, layers=layers))[0]
+    if not bool((encoding.offset != 0).any()):
+        return {}
+    stage = to_stages(spec)[0]
     offset = encoding.per_channel(encoding.offset, stage.input_shape)[None]
     current = stage.synapse(offset.to(torch.float64))[0].reshape(stage.output_shape)
     if stage.kind == "conv":  # the most common current of each channel's neurons
         current = torch.stack([c.flatten().mode().values for c in current])
-    current = current.reshape(-1)
-    original = spec.layers[i].bias
-    bias = (torch.zeros_like(current) if original is None
-            else original.detach().to(torch.float64).reshape(-1))
-    unit = fixed.stages[0].unit
-    snapped = torch.round((bias + current) / unit) * unit - current
-    dtype = original.dtype if original is not None else spec.layers[i].weight.dtype
-    layers = list(layers)
-    layers[i] = dataclasses.replace(layers[i], bias=snapped.to(dtype))
-    return layers
+    return {stage.layer_index: current.reshape(-1)}
 
 
 def snap_to_fixed_point(spec: S.NetworkSpec, calibration: torch.Tensor | None = None, *,
@@ -202,8 +198,6 @@ def snap_to_fixed_point(spec: S.NetworkSpec, calibration: torch.Tensor | None = 
                         input_range=input_range, input_bits=input_bits)
     by_layer = {fs.stage.layer_index: fs for fs in fixed.stages if not fs.stage.relay}
     population = _population(spec)
-    biases = _snapped_biases(spec, population,
-                             {i: by_layer[i].unit for i in set(population.values())})
     layers = []
     for i, layer in enumerate(spec.layers):
         changes = {}
@@ -214,12 +208,16 @@ def snap_to_fixed_point(spec: S.NetworkSpec, calibration: torch.Tensor | None = 
             w = layer.weight.detach().to(torch.float64)
             mant = torch.round(w * factor / step).clamp(-fx.WEIGHT_MANT_MAX - 1,
                                                         fx.WEIGHT_MANT_MAX)
-            changes = {"weight": (mant * step / factor).to(layer.weight.dtype),
-                       "bias": biases[i]}
+            changes = {"weight": (mant * step / factor).to(layer.weight.dtype)}
         if getattr(layer, "neuron", None) is not None:
             changes["neuron"] = _snapped_neuron(layer.neuron, by_layer[i])
         layers.append(dataclasses.replace(layer, **changes) if changes else layer)
-    layers = _offset_on_grid(spec, layers, fixed, population)
+    # biases last: the input offset's current is that of the snapped weights
+    currents = _offset_currents(dataclasses.replace(spec, layers=layers), fixed)
+    biases = _snapped_biases(spec, population,
+                             {i: by_layer[i].unit for i in set(population.values())}, currents)
+    layers = [dataclasses.replace(layer, bias=biases[i]) if i in biases else layer
+              for i, layer in enumerate(layers)]
     metadata = {**spec.metadata, "fixed_point": {
         "snapped": True, "input_bits": input_bits,
         "layers": [r.as_dict() for r in fixed.report]}}

@@ -83,7 +83,7 @@ def _once_more_if_hung(run, tmp_path_factory, name: str):
 def ranks(tmp_path_factory):
     """What each of the worker's two ranks ended with, and the folder they wrote to."""
     def run(root):
-        _torchrun(WORKER, root, root / "reg")
+        _torchrun(HANG_GUARD, WORKER, root, root / "reg")
         return [torch.load(root / f"rank{r}.pt") for r in (0, 1)], root
 
     return _once_more_if_hung(run, tmp_path_factory, "worker")

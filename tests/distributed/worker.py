@@ -1,8 +1,8 @@
-"""Run by test_torchrun.py under ``torchrun --nproc-per-node 2``: trains an ANN and Grad R
-prunes an SNN on a slice of digits, and saves what each rank ends with (weights, masks, its
-training shard, the registry entry it was handed) to OUT/rank{R}.pt for the test to compare."""
+"""Run by test_torchrun.py under ``torchrun --nproc-per-node 2`` (through hang_guard.py):
+trains an ANN and Grad R prunes an SNN on a slice of digits, and saves what each rank ends
+with (weights, masks, its training shard, the registry entry it was handed) to
+OUT/rank{R}.pt for the test to compare."""
 
-import faulthandler
 import os
 import sys
 from pathlib import Path
@@ -20,9 +20,6 @@ from leanspike.zoo import create_model
 
 
 def main(out: Path, registry_path: Path) -> None:
-    # a hung rank prints where every thread is and exits, rather than wait for the test's kill
-    faulthandler.dump_traceback_later(float(os.environ.get("LEANSPIKE_TEST_HANG_S", 600)),
-                                      exit=True)
     assert distributed.init("cpu"), "expected to run under torchrun with 2 processes"
     splits = load_dataset("digits")
     small = Splits(Subset(splits.train, range(400)), Subset(splits.test, range(200)),

@@ -127,11 +127,17 @@ def _offset_lattice(spec, n=512, levels=17):
     return (k / (levels - 1) - 0.4) / 0.3
 
 
-def _twin_and_chip(spec, x):
-    snapped, _ = snap_to_fixed_point(spec, x)
+def _deployed(spec, x, input_bits=8):
+    """(snapped spec, its stages, the integers deployment runs: units pinned)."""
+    snapped, _ = snap_to_fixed_point(spec, x, input_bits=input_bits)
     stages = to_stages(snapped)
-    fixed = quantize(stages, x, timesteps=spec.timesteps,
+    fixed = quantize(stages, x, timesteps=spec.timesteps, input_bits=input_bits,
                      pinned=fx.pinned_units(snapped.metadata, stages))
+    return snapped, stages, fixed
+
+
+def _twin_and_chip(spec, x):
+    snapped, stages, fixed = _deployed(spec, x)
     assert bool((fixed.encoding.offset != 0).all())
     return snapped, emulate_float(stages, x, spec.timesteps), emulate_fixed(fixed, x)[0]
 
@@ -169,10 +175,7 @@ def test_with_too_few_input_bits_the_twin_decides_as_the_chip_on_the_chips_input
     the twin decides as the chip, on the raw input it does not (the control)."""
     spec = make_mlp_spec(timesteps=2, sizes=(12, 30, 20, 5))
     x = _offset_lattice(spec)
-    snapped, _ = snap_to_fixed_point(spec, x, input_bits=4)
-    stages = to_stages(snapped)
-    fixed = quantize(stages, x, timesteps=2, input_bits=4,
-                     pinned=fx.pinned_units(snapped.metadata, stages))
+    _, stages, fixed = _deployed(spec, x, input_bits=4)
     assert not fixed.encoding.exact
     chip, _ = emulate_fixed(fixed, x)
     seen = fixed.encoding.represented(x)
